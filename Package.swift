@@ -1,0 +1,56 @@
+// swift-tools-version: 6.0
+// The WaveRT emulator: a virtual WaveRT audio device for Windows audio-driver
+// writers, in user space on Linux. Layers, lowest first; a layer imports only
+// those below it:
+//
+//   WaveRTMemory  emulated physical memory, MDLs, the Mm* and IPortWaveRTStream memory DDIs
+//   WaveRT        the umbrella a user imports
+//   wavert        the command-line tool
+import PackageDescription
+
+let package = Package(
+    name: "WaveRT",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "WaveRT", targets: ["WaveRT"]),
+        .executable(name: "wavert", targets: ["WaveRTCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
+    ],
+    targets: [
+        // libc calls that Glibc does not import (memfd_create, fallocate, prctl, ...).
+        .target(name: "CWaveRTShim"),
+        // libasound2 through pkg-config; `.ci/install-deps` installs libasound2-dev.
+        .systemLibrary(
+            name: "CALSA",
+            pkgConfig: "alsa",
+            providers: [.apt(["libasound2-dev"])]
+        ),
+        .target(
+            name: "WaveRTMemory",
+            dependencies: [
+                "CWaveRTShim",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "WaveRT",
+            dependencies: ["WaveRTMemory"]
+        ),
+        .executableTarget(
+            name: "WaveRTCLI",
+            dependencies: [
+                "WaveRT",
+                "CALSA",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "WaveRTMemoryTests",
+            dependencies: ["WaveRT", "WaveRTMemory"]
+        ),
+    ]
+)

@@ -1,0 +1,40 @@
+#define _GNU_SOURCE
+#include "CWaveRTShim.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+int wrt_memfd_create(const char *name) { return memfd_create(name, MFD_CLOEXEC); }
+
+int wrt_punch_hole(int fd, off_t offset, off_t length) {
+    return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length);
+}
+
+int wrt_set_timer_slack(unsigned long nanoseconds) {
+    return prctl(PR_SET_TIMERSLACK, nanoseconds, 0, 0, 0);
+}
+
+int wrt_set_fifo_priority(int priority) {
+    struct sched_param param = { .sched_priority = priority };
+    return sched_setscheduler(0, SCHED_FIFO, &param) == 0 ? 0 : errno;
+}
+
+int wrt_sleep_until_monotonic_ns(uint64_t deadline) {
+    struct timespec ts = { .tv_sec = (time_t)(deadline / 1000000000ull),
+                           .tv_nsec = (long)(deadline % 1000000000ull) };
+    int rc;
+    do { rc = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL); } while (rc == EINTR);
+    return rc;
+}
+
+uint64_t wrt_monotonic_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int wrt_gettid(void) { return (int)gettid(); }

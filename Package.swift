@@ -4,6 +4,7 @@
 // those below it:
 //
 //   WaveRTMemory  emulated physical memory, MDLs, the Mm* and IPortWaveRTStream memory DDIs
+//   WaveRTDMA     emulated DMA controllers: profiles, programming, validation, transfers
 //   WaveRT        the umbrella a user imports
 //   wavert        the command-line tool
 import PackageDescription
@@ -37,8 +38,12 @@ let package = Package(
             ]
         ),
         .target(
-            name: "WaveRT",
+            name: "WaveRTDMA",
             dependencies: ["WaveRTMemory"]
+        ),
+        .target(
+            name: "WaveRT",
+            dependencies: ["WaveRTMemory", "WaveRTDMA"]
         ),
         .executableTarget(
             name: "WaveRTCLI",
@@ -51,6 +56,10 @@ let package = Package(
         .testTarget(
             name: "WaveRTMemoryTests",
             dependencies: ["WaveRT", "WaveRTMemory"]
+        ),
+        .testTarget(
+            name: "WaveRTDMATests",
+            dependencies: ["WaveRT", "WaveRTDMA"]
         ),
     ]
 )

@@ -5,6 +5,7 @@
 //
 //   WaveRTMemory  emulated physical memory, MDLs, the Mm* and IPortWaveRTStream memory DDIs
 //   WaveRTDMA     emulated DMA controllers: profiles, programming, validation, transfers
+//   WaveRTEngine  timebases, the cyclic buffer engine: position, notifications, packets, glitches
 //   WaveRT        the umbrella a user imports
 //   wavert        the command-line tool
 import PackageDescription
@@ -20,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // libc calls that Glibc does not import (memfd_create, fallocate, prctl, ...).
@@ -42,8 +44,15 @@ let package = Package(
             dependencies: ["WaveRTMemory"]
         ),
         .target(
+            name: "WaveRTEngine",
+            dependencies: [
+                "WaveRTDMA", "WaveRTMemory", "CWaveRTShim",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
+        .target(
             name: "WaveRT",
-            dependencies: ["WaveRTMemory", "WaveRTDMA"]
+            dependencies: ["WaveRTMemory", "WaveRTDMA", "WaveRTEngine"]
         ),
         .executableTarget(
             name: "WaveRTCLI",
@@ -60,6 +69,10 @@ let package = Package(
         .testTarget(
             name: "WaveRTDMATests",
             dependencies: ["WaveRT", "WaveRTDMA"]
+        ),
+        .testTarget(
+            name: "WaveRTEngineTests",
+            dependencies: ["WaveRT", "WaveRTEngine"]
         ),
     ]
 )

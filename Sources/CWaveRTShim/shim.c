@@ -7,6 +7,9 @@
 #include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <limits.h>
 
 int wrt_memfd_create(const char *name) { return memfd_create(name, MFD_CLOEXEC); }
 
@@ -38,3 +41,26 @@ uint64_t wrt_monotonic_ns(void) {
 }
 
 int wrt_gettid(void) { return (int)gettid(); }
+
+uint32_t wrt_atomic_load_u32(const uint32_t *word) { return __atomic_load_n(word, __ATOMIC_SEQ_CST); }
+
+uint32_t wrt_atomic_fetch_add_u32(uint32_t *word, uint32_t value) {
+    return __atomic_fetch_add(word, value, __ATOMIC_SEQ_CST);
+}
+
+int wrt_atomic_cas_u32(uint32_t *word, uint32_t expected, uint32_t desired) {
+    return __atomic_compare_exchange_n(word, &expected, desired, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+
+int wrt_futex_wait_until(uint32_t *word, uint32_t expected, uint64_t deadline) {
+    struct timespec ts = { .tv_sec = (time_t)(deadline / 1000000000ull),
+                           .tv_nsec = (long)(deadline % 1000000000ull) };
+    long rc = syscall(SYS_futex, word, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, expected,
+                      deadline ? &ts : NULL, NULL, FUTEX_BITSET_MATCH_ANY);
+    if (rc == 0) return 0;
+    return errno == EAGAIN || errno == EINTR ? 0 : errno;
+}
+
+int wrt_futex_wake(uint32_t *word, int count) {
+    return (int)syscall(SYS_futex, word, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, count, NULL, NULL, 0);
+}

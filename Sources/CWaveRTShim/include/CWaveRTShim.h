@@ -31,4 +31,19 @@ uint64_t wrt_monotonic_ns(void);
 /// gettid().
 int wrt_gettid(void);
 
+/// Atomic operations on a plain 32-bit word (the futex word), sequentially consistent.
+uint32_t wrt_atomic_load_u32(const uint32_t *word);
+uint32_t wrt_atomic_fetch_add_u32(uint32_t *word, uint32_t value);
+/// Compare-and-swap: stores `desired` if *word == expected; returns whether it did.
+int wrt_atomic_cas_u32(uint32_t *word, uint32_t expected, uint32_t desired);
+
+/// futex(word, FUTEX_WAIT_BITSET, expected, deadline): sleeps while *word == expected,
+/// until woken or until the absolute CLOCK_MONOTONIC deadline in nanoseconds
+/// (0: no deadline). Returns 0 when woken or when *word had changed, ETIMEDOUT at
+/// the deadline, or another errno.
+int wrt_futex_wait_until(uint32_t *word, uint32_t expected, uint64_t deadline);
+
+/// futex(word, FUTEX_WAKE, count): wakes up to `count` waiters.
+int wrt_futex_wake(uint32_t *word, int count);
+
 #endif

@@ -212,13 +212,16 @@ public final class AudioEngine: VirtualClockClient, @unchecked Sendable {
     // MARK: The real-time thread
 
     /// How the real-time thread fared: whether SCHED_FIFO and the timer slack took.
-    public var realTimeStatus: RealTimeThread.Status? { thread?.status }
+    /// Kept after ``shutdown()`` for reports.
+    public private(set) var realTimeStatus: RealTimeThread.Status?
 
     private func startThreadIfNeeded() {
         guard case .monotonic = timebase.hostClock else { return }
         control.withLock { _ in
             guard thread == nil else { return }
-            thread = RealTimeThread(configuration: realTime) { [unowned self] thread in self.run(on: thread) }
+            let t = RealTimeThread(configuration: realTime) { [unowned self] thread in self.run(on: thread) }
+            thread = t
+            realTimeStatus = t.status
         }
     }
 

@@ -37,7 +37,8 @@ let benchmarks: @Sendable () -> Void = {
     )
 
     // 1. The common path: a scatter-gather cyclic buffer, mapped, unmapped, freed.
-    Benchmark("SG 1 MiB allocate+map+free") { benchmark, fixture in
+    var fresh: Fixture?
+    Benchmark("SG 1 MiB allocate+map+free") { (benchmark: Benchmark, fixture: Fixture) in
         let port = fixture.port
         for _ in benchmark.scaledIterations {
             guard let mdl = port.allocatePagesForMdl(highAddress: .max, totalBytes: sgBytes) else {
@@ -50,14 +51,19 @@ let benchmarks: @Sendable () -> Void = {
             port.unmapAllocatedPages(va, mdl: mdl)
             port.freePagesFromMdl(mdl)
         }
-    } setup: {
-        Fixture()
+    } setup: { () -> Fixture in
+        let fixture = Fixture()
+        fresh = fixture
+        return fixture
+    } teardown: {
+        fresh?.checkNothingOutstanding("SG 1 MiB")
+        fresh = nil
     }
 
     // 2. A contiguous buffer on memory with free runs of 1...32 pages: the
     //    16-page runs exist, the allocator has to find one.
     var fragmented: Fixture?
-    Benchmark("Contiguous 64 KiB on fragmented memory") { benchmark, fixture in
+    Benchmark("Contiguous 64 KiB on fragmented memory") { (benchmark: Benchmark, fixture: Fixture) in
         let port = fixture.port
         for _ in benchmark.scaledIterations {
             guard let mdl = port.allocateContiguousPagesForMdl(lowAddress: 0, highAddress: .max,
@@ -67,7 +73,7 @@ let benchmarks: @Sendable () -> Void = {
             }
             port.freePagesFromMdl(mdl)
         }
-    } setup: {
+    } setup: { () -> Fixture in
         let fixture = Fixture(fragmentedTo: 32)
         precondition(fixture.memory.longestFreeRunPages >= contiguousBytes / 4096,
                      "fragmented memory has no 16-page run")
@@ -81,7 +87,7 @@ let benchmarks: @Sendable () -> Void = {
     // 3. The same request on memory whose longest free run is 8 pages: every
     //    call fails (nil), as the WDK warns; this measures how fast it says so.
     var hopeless: Fixture?
-    Benchmark("Contiguous 64 KiB failing on fragmented memory") { benchmark, fixture in
+    Benchmark("Contiguous 64 KiB failing on fragmented memory") { (benchmark: Benchmark, fixture: Fixture) in
         let port = fixture.port
         for _ in benchmark.scaledIterations {
             let mdl = port.allocateContiguousPagesForMdl(lowAddress: 0, highAddress: .max,
@@ -90,14 +96,15 @@ let benchmarks: @Sendable () -> Void = {
                 fatalError("Contiguous 64 KiB failing: got an MDL from memory with no 16-page run")
             }
         }
-    } setup: {
+    } setup: { () -> Fixture in
         let fixture = Fixture(fragmentedTo: 8)
         precondition(fixture.memory.longestFreeRunPages <= 8, "fragmented memory has a run longer than 8 pages")
         fixture.memory.diagnostics.removeAll()
         hopeless = fixture
         return fixture
     } teardown: {
-        // Each failure files one Diagnostic; the log is part of what is measured.
+        // Each failure files one Diagnostic (part of what is measured); drop them.
+        hopeless?.checkNothingOutstanding("Contiguous 64 KiB failing")
         hopeless?.memory.diagnostics.removeAll()
         hopeless = nil
     }

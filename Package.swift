@@ -6,6 +6,8 @@
 //   WaveRTMemory  emulated physical memory, MDLs, the Mm* and IPortWaveRTStream memory DDIs
 //   WaveRTDMA     emulated DMA controllers: profiles, programming, validation, transfers
 //   WaveRTEngine  timebases, the cyclic buffer engine: position, notifications, packets, glitches
+//   WaveRTPort    miniport protocols, the simulated port driver, the audio-engine client, sources
+//   examples/     WaveRTExamples: example miniports (simple, hda, isa, buggy ones)
 //   WaveRT        the umbrella a user imports
 //   wavert        the command-line tool
 import PackageDescription
@@ -50,9 +52,25 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
+        // libsndfile through pkg-config; `.ci/install-deps` installs libsndfile1-dev.
+        .systemLibrary(
+            name: "CSndfile",
+            pkgConfig: "sndfile",
+            providers: [.apt(["libsndfile1-dev"])]
+        ),
+        .target(
+            name: "WaveRTPort",
+            dependencies: ["WaveRTEngine", "WaveRTDMA", "WaveRTMemory", "CSndfile"]
+        ),
+        // The example miniports: readable models a driver writer can copy from.
+        .target(
+            name: "WaveRTExamples",
+            dependencies: ["WaveRTPort", "WaveRTEngine", "WaveRTDMA", "WaveRTMemory"],
+            path: "examples"
+        ),
         .target(
             name: "WaveRT",
-            dependencies: ["WaveRTMemory", "WaveRTDMA", "WaveRTEngine"]
+            dependencies: ["WaveRTMemory", "WaveRTDMA", "WaveRTEngine", "WaveRTPort", "WaveRTExamples"]
         ),
         .executableTarget(
             name: "WaveRTCLI",
@@ -73,6 +91,10 @@ let package = Package(
         .testTarget(
             name: "WaveRTEngineTests",
             dependencies: ["WaveRT", "WaveRTEngine"]
+        ),
+        .testTarget(
+            name: "WaveRTPortTests",
+            dependencies: ["WaveRT", "WaveRTPort", "WaveRTExamples", "CSndfile"]
         ),
     ]
 )

@@ -3,9 +3,13 @@
 /// - ``WaveRTMemory``: emulated physical memory, MDLs, the memory DDIs.
 /// - ``WaveRTDMA``: emulated DMA controllers that consume MDLs.
 /// - ``WaveRTEngine``: timebases and the cyclic buffer engine.
+/// - ``WaveRTPort``: miniport protocols, the simulated port driver, the audio-engine client.
+/// - ``WaveRTExamples``: the example miniports of `examples/`.
 @_exported import WaveRTMemory
 @_exported import WaveRTDMA
 @_exported import WaveRTEngine
+@_exported import WaveRTPort
+@_exported import WaveRTExamples
 
 /// The emulator's version, printed by `wavert --version`.
 public let waveRTVersion = "0.1.0"

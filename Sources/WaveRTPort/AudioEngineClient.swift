@@ -129,12 +129,19 @@ public final class AudioEngineClient: @unchecked Sendable {
         nextPacket += 1
     }
 
-    /// Timer mode: read the DMA's WriteOffset, unwrap it, keep `margin` bytes ahead.
+    /// Timer mode: read the DMA's position and keep `margin` bytes ahead of it.
     private func poll(margin: Int) {
-        guard let position = stream.currentPosition() else { return }
         let size = UInt64(stream.bufferBytes)
-        dmaLinear += (position.writeOffset + size - lastOffset) % size
-        lastOffset = position.writeOffset
+        if let hardware = stream.hardware {
+            // The emulator knows the DMA's linear position, so a client that polls
+            // slower than the buffer still sees how many laps it missed.
+            dmaLinear = hardware.dmaBytesTransferred
+        } else {
+            // Only GetPosition's WriteOffset: unwrap it (blind to whole laps).
+            guard let position = stream.currentPosition() else { return }
+            dmaLinear += (position.writeOffset + size - lastOffset) % size
+            lastOffset = position.writeOffset
+        }
         if written < dmaLinear {
             // The DMA passed us: what it read was stale. Count it and catch up.
             late.add(1, ordering: .relaxed)

@@ -8,6 +8,8 @@
 //   WaveRTEngine  timebases, the cyclic buffer engine: position, notifications, packets, glitches
 //   WaveRTPort    miniport protocols, the simulated port driver, the audio-engine client, sources
 //   examples/     WaveRTExamples: example miniports (simple, hda, isa, buggy ones)
+//   WaveRTTiming  timing scenarios, the Windows position checks, JSON reports, SVG plots
+//   WaveRTALSA    the ALSA sink (libasound2) and its writer thread
 //   WaveRT        the umbrella a user imports
 //   wavert        the command-line tool
 import PackageDescription
@@ -69,8 +71,15 @@ let package = Package(
             path: "examples"
         ),
         .target(
+            name: "WaveRTTiming",
+            dependencies: [
+                "WaveRTPort", "WaveRTEngine", "WaveRTDMA", "WaveRTMemory",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
+        .target(
             name: "WaveRT",
-            dependencies: ["WaveRTMemory", "WaveRTDMA", "WaveRTEngine", "WaveRTPort", "WaveRTExamples"]
+            dependencies: ["WaveRTMemory", "WaveRTDMA", "WaveRTEngine", "WaveRTPort", "WaveRTExamples", "WaveRTTiming"]
         ),
         .executableTarget(
             name: "WaveRTCLI",
@@ -91,6 +100,10 @@ let package = Package(
         .testTarget(
             name: "WaveRTEngineTests",
             dependencies: ["WaveRT", "WaveRTEngine"]
+        ),
+        .testTarget(
+            name: "WaveRTTimingTests",
+            dependencies: ["WaveRT", "WaveRTTiming"]
         ),
         .testTarget(
             name: "WaveRTPortTests",

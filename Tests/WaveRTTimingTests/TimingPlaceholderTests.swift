@@ -1,0 +1,4 @@
+import Testing
+import WaveRTTiming
+
+@Test func timingModuleLinks() { _ = WaveRTTiming.self }

@@ -77,9 +77,20 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
+        // libsamplerate through pkg-config; `.ci/install-deps` installs libsamplerate0-dev.
+        .systemLibrary(
+            name: "CSamplerate",
+            pkgConfig: "samplerate",
+            providers: [.apt(["libsamplerate0-dev"])]
+        ),
+        .target(name: "CALSAShim", dependencies: ["CALSA"]),
+        .target(
+            name: "WaveRTALSA",
+            dependencies: ["CALSA", "CALSAShim", "CSamplerate", "CWaveRTShim", "WaveRTEngine", "WaveRTPort", "WaveRTDMA", "WaveRTMemory"]
+        ),
         .target(
             name: "WaveRT",
-            dependencies: ["WaveRTMemory", "WaveRTDMA", "WaveRTEngine", "WaveRTPort", "WaveRTExamples", "WaveRTTiming"]
+            dependencies: ["WaveRTMemory", "WaveRTDMA", "WaveRTEngine", "WaveRTPort", "WaveRTExamples", "WaveRTTiming", "WaveRTALSA"]
         ),
         .executableTarget(
             name: "WaveRTCLI",
@@ -100,6 +111,10 @@ let package = Package(
         .testTarget(
             name: "WaveRTEngineTests",
             dependencies: ["WaveRT", "WaveRTEngine"]
+        ),
+        .testTarget(
+            name: "WaveRTALSATests",
+            dependencies: ["WaveRT", "WaveRTALSA", "CALSA"]
         ),
         .testTarget(
             name: "WaveRTTimingTests",

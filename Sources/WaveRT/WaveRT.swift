@@ -12,6 +12,7 @@
 @_exported import WaveRTPort
 @_exported import WaveRTExamples
 @_exported import WaveRTTiming
+@_exported import WaveRTALSA
 
 /// The emulator's version, printed by `wavert --version`.
 public let waveRTVersion = "0.1.0"

@@ -45,7 +45,8 @@ public final class RealTimeThread: @unchecked Sendable {
 
     static var isCurrentEngineThread: Bool { pthread_getspecific(engineThreadKey) != nil }
 
-    init(configuration: RealTimeThreadConfiguration, body: @escaping (RealTimeThread) -> Void) {
+    /// Starts the thread; returns once its scheduling is set up (see ``status``).
+    public init(configuration: RealTimeThreadConfiguration, body: @escaping (RealTimeThread) -> Void) {
         self.configuration = configuration
         self.body = body
         let context = Unmanaged.passRetained(self).toOpaque()
@@ -73,7 +74,8 @@ public final class RealTimeThread: @unchecked Sendable {
     }
 
     public var status: Status { started! }
-    var shouldStop: Bool { stopFlag.load(ordering: .acquiring) }
-    func requestStop() { stopFlag.store(true, ordering: .releasing) }
-    func join() { pthread_join(handle, nil) }
+    public var shouldStop: Bool { stopFlag.load(ordering: .acquiring) }
+    public func requestStop() { stopFlag.store(true, ordering: .releasing) }
+    /// `pthread_join`.
+    public func join() { pthread_join(handle, nil) }
 }

@@ -1,0 +1,228 @@
+import CALSA
+import CALSAShim
+import Glibc
+import WaveRTEngine
+
+/// What the ALSA sink needs of a playback device. ``ALSAPCM`` is the real one;
+/// tests wrap it to inject the faults a card would produce.
+public protocol PCMDevice: AnyObject, Sendable {
+    var name: String { get }
+    /// Frames per period and in the device buffer, as negotiated.
+    var periodFrames: Int { get }
+    var bufferFrames: Int { get }
+    /// `snd_pcm_writei`: frames written, or a negative errno (-EPIPE underrun, -ESTRPIPE suspended).
+    func write(_ frames: UnsafeRawPointer, count: Int) -> Int
+    /// `snd_pcm_recover(pcm, err, 1)`: 0 when recovered. May block for seconds on -ESTRPIPE.
+    func recover(_ error: Int32) -> Int32
+    /// `snd_pcm_delay`: frames queued ahead of the speaker, or nil when unknown.
+    func delay() -> Int?
+    /// `snd_pcm_drain`.
+    func drain()
+}
+
+/// A playback PCM of libasound2: a thin typed wrapper over `snd_pcm_t`, each
+/// method naming the call it makes. Errors are ``ALSAError``s naming the device.
+public final class ALSAPCM: PCMDevice, @unchecked Sendable {
+    public let name: String
+    private var handle: OpaquePointer?
+    public private(set) var periodFrames = 0
+    public private(set) var bufferFrames = 0
+    public private(set) var format: StreamFormat?
+
+    /// `snd_pcm_open(name, SND_PCM_STREAM_PLAYBACK, 0)`, or `snd_pcm_open_lconf`
+    /// with a configuration tree read from `configuration` (text in alsa.conf syntax).
+    public init(name: String, configuration: ALSAConfiguration? = nil) throws(ALSAError) {
+        self.name = name
+        if ProcessInfoLite.environment("WAVERT_ALSA_VERBOSE") == nil { wrt_alsa_silence_errors() }
+        var pcm: OpaquePointer?
+        let rc = if let configuration {
+            snd_pcm_open_lconf(&pcm, name, SND_PCM_STREAM_PLAYBACK, 0, configuration.tree)
+        } else {
+            snd_pcm_open(&pcm, name, SND_PCM_STREAM_PLAYBACK, 0)
+        }
+        guard rc >= 0, let pcm else { throw .open(device: name, code: rc) }
+        handle = pcm
+    }
+
+    deinit { close() }
+
+    /// `snd_pcm_type_name(snd_pcm_type(pcm))`: "HW", "PLUG", "FILE", "NULL", ...
+    public var typeName: String {
+        guard let handle else { return "closed" }
+        return String(cString: snd_pcm_type_name(snd_pcm_type(handle)))
+    }
+
+    /// Negotiates interleaved `format` at exactly its rate and channel count, with
+    /// a buffer of about `latencyMicroseconds` split into `periods` periods.
+    /// Uses the `_malloc`/`_free` forms of the parameter containers (the `alloca`
+    /// macros do not import into Swift).
+    public func configure(format: StreamFormat, latencyMicroseconds: Int, periods: Int = 4) throws(ALSAError) {
+        guard let handle else { throw .call(device: name, function: "snd_pcm_hw_params", code: -EBADF) }
+        var hw: OpaquePointer?
+        guard snd_pcm_hw_params_malloc(&hw) == 0, let hw else { throw .call(device: name, function: "snd_pcm_hw_params_malloc", code: -ENOMEM) }
+        defer { snd_pcm_hw_params_free(hw) }
+        func check(_ rc: Int32, _ function: String) throws(ALSAError) {
+            if rc < 0 { throw .call(device: name, function: function, code: rc) }
+        }
+        try check(snd_pcm_hw_params_any(handle, hw), "snd_pcm_hw_params_any")
+        try check(snd_pcm_hw_params_set_access(handle, hw, SND_PCM_ACCESS_RW_INTERLEAVED), "snd_pcm_hw_params_set_access")
+        let pcmFormat = Self.alsaFormat(format.sampleFormat)
+        if snd_pcm_hw_params_set_format(handle, hw, pcmFormat) < 0 {
+            throw .unsupported(device: name, what: "\(format.sampleFormat.bits)-bit \(format.sampleFormat == .float32 ? "float" : "integer") samples",
+                               hint: "use the 'plug' plugin (--device plug:\(name)) to convert")
+        }
+        if snd_pcm_hw_params_set_channels(handle, hw, UInt32(format.channels)) < 0 {
+            throw .unsupported(device: name, what: "\(format.channels) channels", hint: "use --device plug:\(name)")
+        }
+        if snd_pcm_hw_params_set_rate(handle, hw, UInt32(format.sampleRate), 0) < 0 {
+            throw .unsupported(device: name, what: "\(format.sampleRate) Hz", hint: "use --device plug:\(name) to resample")
+        }
+        var bufferTime = UInt32(max(1_000, latencyMicroseconds))
+        var dir: Int32 = 0
+        try check(snd_pcm_hw_params_set_buffer_time_near(handle, hw, &bufferTime, &dir), "snd_pcm_hw_params_set_buffer_time_near")
+        var periodTime = bufferTime / UInt32(max(2, periods))
+        try check(snd_pcm_hw_params_set_period_time_near(handle, hw, &periodTime, &dir), "snd_pcm_hw_params_set_period_time_near")
+        try check(snd_pcm_hw_params(handle, hw), "snd_pcm_hw_params")
+        var period: snd_pcm_uframes_t = 0
+        var buffer: snd_pcm_uframes_t = 0
+        try check(snd_pcm_hw_params_get_period_size(hw, &period, &dir), "snd_pcm_hw_params_get_period_size")
+        try check(snd_pcm_hw_params_get_buffer_size(hw, &buffer), "snd_pcm_hw_params_get_buffer_size")
+        periodFrames = Int(period)
+        bufferFrames = Int(buffer)
+
+        var sw: OpaquePointer?
+        guard snd_pcm_sw_params_malloc(&sw) == 0, let sw else { throw .call(device: name, function: "snd_pcm_sw_params_malloc", code: -ENOMEM) }
+        defer { snd_pcm_sw_params_free(sw) }
+        try check(snd_pcm_sw_params_current(handle, sw), "snd_pcm_sw_params_current")
+        // Start once half the buffer is queued, wake when a period is free.
+        try check(snd_pcm_sw_params_set_start_threshold(handle, sw, buffer / 2), "snd_pcm_sw_params_set_start_threshold")
+        try check(snd_pcm_sw_params_set_avail_min(handle, sw, period), "snd_pcm_sw_params_set_avail_min")
+        try check(snd_pcm_sw_params(handle, sw), "snd_pcm_sw_params")
+        self.format = format
+    }
+
+    static func alsaFormat(_ f: StreamFormat.SampleFormat) -> snd_pcm_format_t {
+        switch f {
+        case .int16: SND_PCM_FORMAT_S16_LE
+        case .int24: SND_PCM_FORMAT_S24_3LE
+        case .int32: SND_PCM_FORMAT_S32_LE
+        case .float32: SND_PCM_FORMAT_FLOAT_LE
+        }
+    }
+
+    public func write(_ frames: UnsafeRawPointer, count: Int) -> Int {
+        guard let handle else { return -Int(EBADF) }
+        return Int(snd_pcm_writei(handle, frames, snd_pcm_uframes_t(count)))
+    }
+
+    public func recover(_ error: Int32) -> Int32 {
+        guard let handle else { return -EBADF }
+        return snd_pcm_recover(handle, error, 1)
+    }
+
+    public func delay() -> Int? {
+        guard let handle else { return nil }
+        var frames: snd_pcm_sframes_t = 0
+        return snd_pcm_delay(handle, &frames) == 0 ? Int(frames) : nil
+    }
+
+    public func drain() {
+        if let handle { _ = snd_pcm_drain(handle) }
+    }
+
+    /// `snd_pcm_close`.
+    public func close() {
+        if let handle { _ = snd_pcm_close(handle) }
+        handle = nil
+    }
+}
+
+/// A local ALSA configuration tree (`snd_config_load` on text), for
+/// `snd_pcm_open_lconf`: lets the emulator ship PCM definitions without
+/// touching the system's configuration. Include `</usr/share/alsa/alsa.conf>`
+/// first to keep the standard PCMs (the local tree replaces the global one).
+public final class ALSAConfiguration: @unchecked Sendable {
+    let tree: OpaquePointer
+
+    public init(text: String) throws(ALSAError) {
+        var top: OpaquePointer?
+        guard snd_config_top(&top) == 0, let top else { throw .configuration(reason: "snd_config_top failed") }
+        var input: OpaquePointer?
+        let bytes = Array(text.utf8)
+        let rc: Int32 = bytes.withUnsafeBufferPointer { buf in
+            buf.withMemoryRebound(to: CChar.self) { chars in
+                guard snd_input_buffer_open(&input, chars.baseAddress, bytes.count) == 0, let input else { return -ENOMEM }
+                defer { _ = snd_input_close(input) }
+                return snd_config_load(top, input)
+            }
+        }
+        guard rc >= 0 else {
+            _ = snd_config_delete(top)
+            throw .configuration(reason: "snd_config_load: \(String(cString: snd_strerror(rc)))")
+        }
+        tree = top
+    }
+
+    deinit { _ = snd_config_delete(tree) }
+
+    /// The configuration shipped in `Resources/alsa/wavert.conf`: the system's
+    /// PCMs plus `wavert_capture` (a WAV file over `null`, for listening without
+    /// a card and for tests) and `wavert_capture_s32` (the same behind `plug`,
+    /// converting to 32-bit).
+    public static let wavertText = """
+        </usr/share/alsa/alsa.conf>
+        pcm.wavert_capture {
+            @args [ FILE ]
+            @args.FILE { type string default "wavert-capture.wav" }
+            type file
+            slave.pcm { type null }
+            file $FILE
+            format wav
+        }
+        pcm.wavert_capture_s32 {
+            @args [ FILE ]
+            @args.FILE { type string default "wavert-capture.wav" }
+            type plug
+            slave {
+                pcm { type file slave.pcm { type null } file $FILE format wav }
+                format S32_LE
+            }
+        }
+
+        """
+}
+
+/// Why ALSA could not play: which device, which call, what errno, what to try.
+public enum ALSAError: Error, Hashable, CustomStringConvertible {
+    case open(device: String, code: Int32)
+    case call(device: String, function: String, code: Int32)
+    case unsupported(device: String, what: String, hint: String)
+    case configuration(reason: String)
+
+    public var description: String {
+        switch self {
+        case .open(let device, let code):
+            let what = String(cString: snd_strerror(code))
+            let hint = switch -code {
+            case ENOENT: "no such PCM or no sound card; try --device null, or --device \"file:'out.wav',wav\" to write a file"
+            case EBUSY: "another program holds the device; close it, or play through 'default' (PipeWire/PulseAudio mix)"
+            case EACCES, EPERM: "no permission on /dev/snd; add yourself to the 'audio' group"
+            default: "check the name with 'aplay -L'"
+            }
+            return "cannot open ALSA PCM '\(device)': \(what) (\(code)); \(hint)"
+        case .call(let device, let function, let code):
+            return "ALSA PCM '\(device)': \(function) failed: \(String(cString: snd_strerror(code))) (\(code))"
+        case .unsupported(let device, let what, let hint):
+            return "ALSA PCM '\(device)' cannot play \(what); \(hint)"
+        case .configuration(let reason):
+            return "ALSA configuration: \(reason)"
+        }
+    }
+}
+
+/// getenv without Foundation.
+enum ProcessInfoLite {
+    static func environment(_ name: String) -> String? {
+        getenv(name).map { String(cString: $0) }
+    }
+}

@@ -162,6 +162,8 @@ public enum Player {
         }
         // RUN -> STOP, free everything (the sink drains as the stream leaves the engine).
         let result = session.finish()
+        sink.finish()
+        pcm.close()  // the file plugin writes its WAV header's lengths on close
         let wall = Double(wrt_monotonic_ns() - start) / 1e9
         if let e = sink.fatalError { throw .writer(device: deviceName, errno: e) }
         return Report(example: options.exampleName, device: deviceName, clock: clock, framesPlayed: sink.framesWritten,

@@ -20,6 +20,8 @@ final class EngineFixture: @unchecked Sendable {
     /// Linear bytes the client has written; it stops after `stopWritingAt`.
     let written = Atomic<UInt64>(0)
     var stopWritingAt: UInt64 = .max
+    /// Fill with a constant instead of the ramp, for long runs that only look at timing.
+    var fastWrites = false
 
     init(format: StreamFormat = .cd48k, bufferFrames: Int = 480, notificationCount: Int = 2,
          profile: DMAProfile = .pcie64SG, clock: VirtualClock = VirtualClock(start: 1_000_000),
@@ -50,7 +52,16 @@ final class EngineFixture: @unchecked Sendable {
     /// Writes the ramp for linear bytes [from, to) into the cyclic buffer and reports it.
     func write(from: UInt64, to: UInt64) {
         let size = UInt64(stream.bufferBytes)
-        for i in from..<to { buffer.storeBytes(of: Self.ramp(i), toByteOffset: Int(i % size), as: UInt8.self) }
+        if fastWrites {
+            var i = from
+            while i < to {
+                let n = min(to - i, size - i % size)
+                (buffer + Int(i % size)).initializeMemory(as: UInt8.self, repeating: 0x11, count: Int(n))
+                i += n
+            }
+        } else {
+            for i in from..<to { buffer.storeBytes(of: Self.ramp(i), toByteOffset: Int(i % size), as: UInt8.self) }
+        }
         written.store(to, ordering: .relaxed)
         stream.clientDidWrite(upTo: to)
     }

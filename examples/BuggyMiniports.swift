@@ -12,31 +12,15 @@ import WaveRTPort
 /// refuses the program and the diagnostic names the segment, the address and
 /// the 32-bit limit; with `--faithful-faults` the controller drops the high
 /// address bits, as the silicon does, and plays whatever lies 4 GiB lower.
-public final class BuggyHighMemoryMiniport: MiniportWaveRT, @unchecked Sendable {
-    private var port: SimulatedPortWaveRT?
-
-    public init() {}
-
-    public func initialize(port: SimulatedPortWaveRT) -> NTStatus {
-        self.port = port
-        return .success
-    }
-
-    public func getDeviceDescription() -> DeviceDescription {
+public final class BuggyHighMemoryMiniport: ExampleMiniportDriver<BuggyHighMemoryMiniport.Stream>, @unchecked Sendable {
+    override public func getDeviceDescription() -> DeviceDescription {
         DeviceDescription(scatterGather: true, dma32BitAddresses: true, dma64BitAddresses: false, maximumLength: 1 << 20)
     }
 
-    public func newStream(pin: Int, capture: Bool, format: StreamFormat,
-                          portStream: SimulatedPortWaveRTStream) -> Result<any MiniportWaveRTStream, NTStatus>
-    {
-        guard let port else { return .failure(.deviceNotReady) }
-        return .success(Stream(port: port, portStream: portStream, capture: capture, format: format))
-    }
+    public final class Stream: ExampleStream, @unchecked Sendable {
+        override public var exampleName: String { "buggy-highmem" }
 
-    final class Stream: ExampleStream, @unchecked Sendable {
-        override var exampleName: String { "buggy-highmem" }
-
-        override func allocateBuffer(requestedSize: Int, notificationCount: Int) -> Result<AudioBufferAllocation, NTStatus> {
+        override public func allocateBuffer(requestedSize: Int, notificationCount: Int) -> Result<AudioBufferAllocation, NTStatus> {
             // BUG: the controller is 32-bit; this should be highAddress: 0xFFFF_FFFF.
             guard let mdl = portStream.allocatePagesForMdl(highAddress: .max, totalBytes: requestedSize) else {
                 return .failure(.insufficientResources)
@@ -45,7 +29,7 @@ public final class BuggyHighMemoryMiniport: MiniportWaveRT, @unchecked Sendable 
             return .success(AudioBufferAllocation(mdl: mdl, actualSize: size, offsetFromFirstPage: 0, cacheType: .cached))
         }
 
-        override func program(_ dma: DMAController, with buffer: AudioBufferAllocation, notificationCount: Int) throws(DMAProgramError) {
+        override public func program(_ dma: DMAController, with buffer: AudioBufferAllocation, notificationCount: Int) throws(DMAProgramError) {
             let list = [DMADescriptor](mdl: buffer.mdl, port: portStream, length: buffer.actualSize,
                                        maxSegmentLength: dma.profile.maxSegmentLength)
             try dma.program(descriptors: list, buffer: buffer.mdl)
@@ -58,31 +42,15 @@ public final class BuggyHighMemoryMiniport: MiniportWaveRT, @unchecked Sendable 
 /// actually allocated"); this driver reports the size it asked for and builds
 /// its descriptor list for pages it never got. Harmless on an idle machine,
 /// wrong when memory below its limit runs short (as with `fragment`).
-public final class BuggyPartialMiniport: MiniportWaveRT, @unchecked Sendable {
-    private var port: SimulatedPortWaveRT?
-
-    public init() {}
-
-    public func initialize(port: SimulatedPortWaveRT) -> NTStatus {
-        self.port = port
-        return .success
-    }
-
-    public func getDeviceDescription() -> DeviceDescription {
+public final class BuggyPartialMiniport: ExampleMiniportDriver<BuggyPartialMiniport.Stream>, @unchecked Sendable {
+    override public func getDeviceDescription() -> DeviceDescription {
         DeviceDescription(scatterGather: true, dma32BitAddresses: true, dma64BitAddresses: false, maximumLength: 1 << 20)
     }
 
-    public func newStream(pin: Int, capture: Bool, format: StreamFormat,
-                          portStream: SimulatedPortWaveRTStream) -> Result<any MiniportWaveRTStream, NTStatus>
-    {
-        guard let port else { return .failure(.deviceNotReady) }
-        return .success(Stream(port: port, portStream: portStream, capture: capture, format: format))
-    }
+    public final class Stream: ExampleStream, @unchecked Sendable {
+        override public var exampleName: String { "buggy-partial" }
 
-    final class Stream: ExampleStream, @unchecked Sendable {
-        override var exampleName: String { "buggy-partial" }
-
-        override func allocateBuffer(requestedSize: Int, notificationCount: Int) -> Result<AudioBufferAllocation, NTStatus> {
+        override public func allocateBuffer(requestedSize: Int, notificationCount: Int) -> Result<AudioBufferAllocation, NTStatus> {
             // Asks for memory below 16 MiB, where a busy machine has little.
             guard let mdl = portStream.allocatePagesForMdl(highAddress: 0xFF_FFFF, totalBytes: requestedSize) else {
                 return .failure(.insufficientResources)
@@ -92,7 +60,7 @@ public final class BuggyPartialMiniport: MiniportWaveRT, @unchecked Sendable {
             return .success(AudioBufferAllocation(mdl: mdl, actualSize: size, offsetFromFirstPage: 0, cacheType: .cached))
         }
 
-        override func program(_ dma: DMAController, with buffer: AudioBufferAllocation, notificationCount: Int) throws(DMAProgramError) {
+        override public func program(_ dma: DMAController, with buffer: AudioBufferAllocation, notificationCount: Int) throws(DMAProgramError) {
             let list = [DMADescriptor](mdl: buffer.mdl, port: portStream, length: buffer.actualSize,
                                        maxSegmentLength: dma.profile.maxSegmentLength)
             try dma.program(descriptors: list, buffer: buffer.mdl)

@@ -3,6 +3,35 @@ import WaveRTEngine
 import WaveRTMemory
 import WaveRTPort
 
+/// What every example's `IMiniportWaveRT` does the same way: keep its port at
+/// Init, and open render streams of its `Stream` type on pin 0. An example
+/// subclasses it and says what its DMA can address (``getDeviceDescription()``).
+open class ExampleMiniportDriver<Stream: ExampleStream>: MiniportWaveRT, @unchecked Sendable {
+    public private(set) var port: SimulatedPortWaveRT?
+
+    public init() {}
+
+    /// `IMiniportWaveRT::Init`.
+    public func initialize(port: SimulatedPortWaveRT) -> NTStatus {
+        self.port = port
+        return .success
+    }
+
+    /// `IMiniportWaveRT::GetDeviceDescription`: override with the adapter's DMA abilities.
+    open func getDeviceDescription() -> DeviceDescription {
+        DeviceDescription(scatterGather: false, dma32BitAddresses: true, dma64BitAddresses: false, maximumLength: 0)
+    }
+
+    /// `IMiniportWaveRT::NewStream`: one render pin.
+    public func newStream(pin: Int, capture: Bool, format: StreamFormat,
+                          portStream: SimulatedPortWaveRTStream) -> Result<any MiniportWaveRTStream, NTStatus>
+    {
+        guard let port else { return .failure(.deviceNotReady) }  // NewStream before Init
+        guard pin == 0, !capture else { return .failure(.notSupported) }
+        return .success(Stream(port: port, portStream: portStream, capture: capture, format: format))
+    }
+}
+
 /// What every example miniport stream shares: once the buffer is allocated and
 /// the DMA programmed, the emulated hardware (an ``EngineStream``: the stream
 /// descriptor's run bit, position, interrupts and packet counter) answers
@@ -28,7 +57,7 @@ open class ExampleStream: MiniportWaveRTOutputStream, @unchecked Sendable {
     /// Whether the stream does packet mode (IMiniportWaveRTOutputStream).
     open var supportsPackets: Bool { false }
 
-    public init(port: SimulatedPortWaveRT, portStream: SimulatedPortWaveRTStream, capture: Bool, format: StreamFormat) {
+    public required init(port: SimulatedPortWaveRT, portStream: SimulatedPortWaveRTStream, capture: Bool, format: StreamFormat) {
         self.port = port
         self.portStream = portStream
         self.capture = capture

@@ -15,26 +15,9 @@ import WaveRTPort
 /// - LPIB (link position in buffer) is the position register a client may map.
 /// - The client maps the buffer write-combined, and the stream does packet mode
 ///   (IMiniportWaveRTOutputStream).
-public final class HDAMiniport: MiniportWaveRT, @unchecked Sendable {
-    private var port: SimulatedPortWaveRT?
-
-    public init() {}
-
-    public func initialize(port: SimulatedPortWaveRT) -> NTStatus {
-        self.port = port
-        return .success
-    }
-
-    public func getDeviceDescription() -> DeviceDescription {
+public final class HDAMiniport: ExampleMiniportDriver<HDAMiniport.Stream>, @unchecked Sendable {
+    override public func getDeviceDescription() -> DeviceDescription {
         DeviceDescription(scatterGather: true, dma32BitAddresses: true, dma64BitAddresses: false, maximumLength: 256 * 4096)
-    }
-
-    public func newStream(pin: Int, capture: Bool, format: StreamFormat,
-                          portStream: SimulatedPortWaveRTStream) -> Result<any MiniportWaveRTStream, NTStatus>
-    {
-        guard let port else { return .failure(.deviceNotReady) }
-        guard pin == 0, !capture else { return .failure(.notSupported) }
-        return .success(Stream(port: port, portStream: portStream, capture: capture, format: format))
     }
 
     /// One BDL entry as the hardware reads it: 64-bit address, 32-bit length, IOC in bit 0 of the flags.
@@ -44,15 +27,15 @@ public final class HDAMiniport: MiniportWaveRT, @unchecked Sendable {
         var ioc: Bool
     }
 
-    final class Stream: ExampleStream, @unchecked Sendable {
+    public final class Stream: ExampleStream, @unchecked Sendable {
         static let bdlEntries = 256
         static let alignment = 128
 
-        override var exampleName: String { "hda" }
-        override var codecDelay: UInt32 { 5_000 }  // 0.5 ms of DAC group delay, in 100-ns units
-        override var supportsPackets: Bool { true }
+        override public var exampleName: String { "hda" }
+        override public var codecDelay: UInt32 { 5_000 }  // 0.5 ms of DAC group delay, in 100-ns units
+        override public var supportsPackets: Bool { true }
 
-        override func allocateBuffer(requestedSize: Int, notificationCount: Int) -> Result<AudioBufferAllocation, NTStatus> {
+        override public func allocateBuffer(requestedSize: Int, notificationCount: Int) -> Result<AudioBufferAllocation, NTStatus> {
             // 32-bit addressing: every page below 4 GiB.
             guard let mdl = portStream.allocatePagesForMdl(highAddress: 0xFFFF_FFFF, totalBytes: requestedSize) else {
                 return .failure(.insufficientResources)
@@ -66,7 +49,7 @@ public final class HDAMiniport: MiniportWaveRT, @unchecked Sendable {
             return .success(AudioBufferAllocation(mdl: mdl, actualSize: size, offsetFromFirstPage: 0, cacheType: .writeCombined))
         }
 
-        override func program(_ dma: DMAController, with buffer: AudioBufferAllocation, notificationCount: Int) throws(DMAProgramError) {
+        override public func program(_ dma: DMAController, with buffer: AudioBufferAllocation, notificationCount: Int) throws(DMAProgramError) {
             let bdl = buildBDL(buffer, notificationCount: notificationCount)
             // Writing SDnBDPL/SDnBDPU, SDnCBL and SDnLVI: here, handing the list to the controller.
             try dma.program(descriptors: bdl.map { DMADescriptor(address: PhysicalAddress($0.address), length: Int($0.length),

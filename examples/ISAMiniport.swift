@@ -14,38 +14,21 @@ import WaveRTPort
 /// On fragmented memory the request may fail everywhere: the driver halves the
 /// buffer and tries again, says so, and gives up cleanly (STATUS_INSUFFICIENT_RESOURCES)
 /// below the smallest buffer it can run with.
-public final class ISAMiniport: MiniportWaveRT, @unchecked Sendable {
-    private var port: SimulatedPortWaveRT?
-
-    public init() {}
-
-    public func initialize(port: SimulatedPortWaveRT) -> NTStatus {
-        self.port = port
-        return .success
-    }
-
-    public func getDeviceDescription() -> DeviceDescription {
+public final class ISAMiniport: ExampleMiniportDriver<ISAMiniport.Stream>, @unchecked Sendable {
+    override public func getDeviceDescription() -> DeviceDescription {
         DeviceDescription(scatterGather: false, dma32BitAddresses: false, dma64BitAddresses: false,
                           maximumLength: Int(port?.device.dmaProfile.boundary ?? 65_536))
     }
 
-    public func newStream(pin: Int, capture: Bool, format: StreamFormat,
-                          portStream: SimulatedPortWaveRTStream) -> Result<any MiniportWaveRTStream, NTStatus>
-    {
-        guard let port else { return .failure(.deviceNotReady) }
-        guard pin == 0, !capture else { return .failure(.notSupported) }
-        return .success(Stream(port: port, portStream: portStream, capture: capture, format: format))
-    }
-
-    final class Stream: ExampleStream, @unchecked Sendable {
+    public final class Stream: ExampleStream, @unchecked Sendable {
         /// The smallest buffer worth running: 4 KiB.
         static let minimumBuffer = 4096
         static let highestAddress: UInt64 = 0xFF_FFFF  // 16 MiB - 1
 
-        override var exampleName: String { "isa" }
-        override var hasPositionRegister: Bool { false }  // the port polls GetPosition instead
+        override public var exampleName: String { "isa" }
+        override public var hasPositionRegister: Bool { false }  // the port polls GetPosition instead
 
-        override func allocateBuffer(requestedSize: Int, notificationCount: Int) -> Result<AudioBufferAllocation, NTStatus> {
+        override public func allocateBuffer(requestedSize: Int, notificationCount: Int) -> Result<AudioBufferAllocation, NTStatus> {
             let profile = port.device.dmaProfile
             let window = Int(profile.boundary > 0 ? profile.boundary : 65_536)
             var size = min(requestedSize, window, profile.maxSegmentLength)
@@ -82,7 +65,7 @@ public final class ISAMiniport: MiniportWaveRT, @unchecked Sendable {
             }
         }
 
-        override func program(_ dma: DMAController, with buffer: AudioBufferAllocation, notificationCount: Int) throws(DMAProgramError) {
+        override public func program(_ dma: DMAController, with buffer: AudioBufferAllocation, notificationCount: Int) throws(DMAProgramError) {
             // Base address and count registers, auto-initialise mode.
             try dma.program(baseAddress: portStream.physicalPageAddress(buffer.mdl, index: 0), length: buffer.actualSize,
                             buffer: buffer.mdl)

@@ -6,32 +6,15 @@ import WaveRTPort
 /// `simple`: the smallest honest WaveRT miniport. Its controller does 64-bit
 /// scatter-gather, so any pages will do: `AllocatePagesForMdl` up to MAXULONG64,
 /// one descriptor per page, two notifications per buffer.
-public final class SimpleMiniport: MiniportWaveRT, @unchecked Sendable {
-    private var port: SimulatedPortWaveRT?
-
-    public init() {}
-
-    public func initialize(port: SimulatedPortWaveRT) -> NTStatus {
-        self.port = port
-        return .success
-    }
-
-    public func getDeviceDescription() -> DeviceDescription {
+public final class SimpleMiniport: ExampleMiniportDriver<SimpleMiniport.Stream>, @unchecked Sendable {
+    override public func getDeviceDescription() -> DeviceDescription {
         DeviceDescription(scatterGather: true, dma32BitAddresses: true, dma64BitAddresses: true, maximumLength: 1 << 20)
     }
 
-    public func newStream(pin: Int, capture: Bool, format: StreamFormat,
-                          portStream: SimulatedPortWaveRTStream) -> Result<any MiniportWaveRTStream, NTStatus>
-    {
-        guard let port else { return .failure(.deviceNotReady) }
-        guard pin == 0, !capture else { return .failure(.notSupported) }  // one render pin
-        return .success(Stream(port: port, portStream: portStream, capture: capture, format: format))
-    }
+    public final class Stream: ExampleStream, @unchecked Sendable {
+        override public var exampleName: String { "simple" }
 
-    final class Stream: ExampleStream, @unchecked Sendable {
-        override var exampleName: String { "simple" }
-
-        override func allocateBuffer(requestedSize: Int, notificationCount: Int) -> Result<AudioBufferAllocation, NTStatus> {
+        override public func allocateBuffer(requestedSize: Int, notificationCount: Int) -> Result<AudioBufferAllocation, NTStatus> {
             // Any physical page: the controller reaches all 64 bits.
             guard let mdl = portStream.allocatePagesForMdl(highAddress: .max, totalBytes: requestedSize) else {
                 return .failure(.insufficientResources)
@@ -45,7 +28,7 @@ public final class SimpleMiniport: MiniportWaveRT, @unchecked Sendable {
             return .success(AudioBufferAllocation(mdl: mdl, actualSize: size, offsetFromFirstPage: 0, cacheType: .cached))
         }
 
-        override func program(_ dma: DMAController, with buffer: AudioBufferAllocation, notificationCount: Int) throws(DMAProgramError) {
+        override public func program(_ dma: DMAController, with buffer: AudioBufferAllocation, notificationCount: Int) throws(DMAProgramError) {
             // One scatter-gather element per page (adjacent pages merged), interrupts at packet ends.
             let packet = buffer.actualSize / max(1, notificationCount)
             let list = [DMADescriptor](mdl: buffer.mdl, port: portStream, length: buffer.actualSize,

@@ -260,6 +260,26 @@ public final class PhysicalMemory: @unchecked Sendable {
 
     // MARK: Contiguous allocations
 
+    /// Takes one physically contiguous run of `pages` inside `bounds` (placed by
+    /// the policy), or reports why not. All-or-nothing.
+    private func takeContiguousRun(pages: Int, in bounds: ClosedRange<Int>, ddi: String, argument: String,
+                                   range: String) -> [UInt64]?
+    {
+        let start: Int? = state.withLock { s in
+            guard let start = s.findRun(length: pages, alignment: 1, boundary: 0, in: bounds) else { return nil }
+            s.frames.set(start..<(start + pages), free: false)
+            return start
+        }
+        guard let start else {
+            diagnostics.report(Diagnostic(
+                severity: .info, ddi: ddi, argument: argument,
+                rule: "no \(pages) physically contiguous free pages \(range) (longest free run: \(longestFreeRunPages) pages)",
+                outcome: "returned NULL"))
+            return nil
+        }
+        return (start..<(start + pages)).map { UInt64($0) }
+    }
+
     /// One physically contiguous run inside [lowAddress, highAddress], all-or-nothing:
     /// the heart of `IPortWaveRTStream::AllocateContiguousPagesForMdl`.
     func allocateContiguousPages(ddi: String, lowAddress: PhysicalAddress, highAddress: PhysicalAddress,
@@ -268,19 +288,8 @@ public final class PhysicalMemory: @unchecked Sendable {
         guard let bounds = checkRequest(ddi: ddi, lowAddress: lowAddress, highAddress: highAddress,
                                         totalBytes: totalBytes) else { return nil }
         let pages = (totalBytes + pageSize - 1) / pageSize
-        let start: Int? = state.withLock { s in
-            guard let start = s.findRun(length: pages, alignment: 1, boundary: 0, in: bounds) else { return nil }
-            s.frames.set(start..<(start + pages), free: false)
-            return start
-        }
-        guard let start else {
-            diagnostics.report(Diagnostic(
-                severity: .info, ddi: ddi, argument: "TotalBytes",
-                rule: "no \(pages) physically contiguous free pages in [\(lowAddress), \(highAddress)] (longest free run: \(longestFreeRunPages) pages)",
-                outcome: "returned NULL"))
-            return nil
-        }
-        let frames = (start..<(start + pages)).map { UInt64($0) }
+        guard let frames = takeContiguousRun(pages: pages, in: bounds, ddi: ddi, argument: "TotalBytes",
+                                             range: "in [\(lowAddress), \(highAddress)]") else { return nil }
         return register(MDL(owner: self, origin: .contiguousPagesForMdl, frames: frames, byteCount: pages * pageSize,
                             startVa: 0, byteOffset: 0, flags: [.pagesLocked], cacheType: .nonCached, pageSize: pageSize))
     }
@@ -297,21 +306,10 @@ public final class PhysicalMemory: @unchecked Sendable {
                                         totalBytes: numberOfBytes, highName: "HighestAcceptableAddress",
                                         sizeName: "NumberOfBytes") else { return nil }
         let pages = (numberOfBytes + pageSize - 1) / pageSize
-        let start: Int? = state.withLock { s in
-            guard let start = s.findRun(length: pages, alignment: 1, boundary: 0, in: bounds) else { return nil }
-            s.frames.set(start..<(start + pages), free: false)
-            return start
-        }
-        guard let start else {
-            diagnostics.report(Diagnostic(
-                severity: .info, ddi: ddi, argument: "NumberOfBytes",
-                rule: "no \(pages) physically contiguous free pages at or below \(highestAcceptableAddress)",
-                outcome: "returned NULL"))
-            return nil
-        }
-        let frames = (start..<(start + pages)).map { UInt64($0) }
+        guard let frames = takeContiguousRun(pages: pages, in: bounds, ddi: ddi, argument: "NumberOfBytes",
+                                             range: "at or below \(highestAcceptableAddress)") else { return nil }
         poison(frames)
-        let va = physicalView + start * pageSize
+        let va = physicalView + Int(frames[0]) * pageSize
         let mdl = MDL(owner: self, origin: .contiguousMemory, frames: frames, byteCount: numberOfBytes,
                       startVa: UInt(bitPattern: va), byteOffset: 0,
                       flags: [.pagesLocked, .mappedToSystemVa, .sourceIsNonpagedPool], cacheType: .cached,

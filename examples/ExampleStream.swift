@@ -91,7 +91,7 @@ open class ExampleStream: MiniportWaveRTOutputStream, @unchecked Sendable {
         return hardware.setState(state)
     }
 
-    public func getPosition() -> Result<AudioPosition, NTStatus> {
+    open func getPosition() -> Result<AudioPosition, NTStatus> {
         guard let hardware else { return .success(AudioPosition(playOffset: 0, writeOffset: 0)) }
         return .success(hardware.getPosition())
     }

@@ -24,6 +24,9 @@ public final class AudioEngine: VirtualClockClient, @unchecked Sendable {
     private let streamSlots: UnsafeMutablePointer<Atomic<UInt>>
     private let timerSlots: UnsafeMutablePointer<Atomic<UInt>>
     private let inPass = Atomic<Bool>(false)
+    /// One past the highest slot ever used: passes scan no further.
+    private let streamSlotsInUse = Atomic<Int>(0)
+    private let timerSlotsInUse = Atomic<Int>(0)
     private let lastServiced = Atomic<UInt64>(0)
     private let passes = Atomic<UInt64>(0)
     private let wakeWord: UnsafeMutablePointer<UInt32>
@@ -82,6 +85,7 @@ public final class AudioEngine: VirtualClockClient, @unchecked Sendable {
             stream.engine = self
             stream.dma.start()
             streamSlots[slot].store(UInt(bitPattern: Unmanaged.passUnretained(stream).toOpaque()), ordering: .sequentiallyConsistent)
+            if slot >= streamSlotsInUse.load(ordering: .relaxed) { streamSlotsInUse.store(slot + 1, ordering: .sequentiallyConsistent) }
             return nil
         }
         if let result { throw result }
@@ -122,6 +126,7 @@ public final class AudioEngine: VirtualClockClient, @unchecked Sendable {
             }
             c.timers[ObjectIdentifier(timer)] = timer
             timerSlots[slot].store(UInt(bitPattern: Unmanaged.passUnretained(timer).toOpaque()), ordering: .sequentiallyConsistent)
+            if slot >= timerSlotsInUse.load(ordering: .relaxed) { timerSlotsInUse.store(slot + 1, ordering: .sequentiallyConsistent) }
         }
         startThreadIfNeeded()
         wake()
@@ -193,7 +198,7 @@ public final class AudioEngine: VirtualClockClient, @unchecked Sendable {
 
     @inline(__always)
     private func forEachStream(_ body: (EngineStream) -> Void) {
-        for i in 0..<Self.streamCapacity {
+        for i in 0..<streamSlotsInUse.load(ordering: .sequentiallyConsistent) {
             let bits = streamSlots[i].load(ordering: .sequentiallyConsistent)
             if bits == 0 { continue }
             Unmanaged<EngineStream>.fromOpaque(UnsafeRawPointer(bitPattern: bits)!)._withUnsafeGuaranteedRef(body)
@@ -202,7 +207,7 @@ public final class AudioEngine: VirtualClockClient, @unchecked Sendable {
 
     @inline(__always)
     private func forEachTimer(_ body: (EngineTimer) -> Void) {
-        for i in 0..<Self.timerCapacity {
+        for i in 0..<timerSlotsInUse.load(ordering: .sequentiallyConsistent) {
             let bits = timerSlots[i].load(ordering: .sequentiallyConsistent)
             if bits == 0 { continue }
             Unmanaged<EngineTimer>.fromOpaque(UnsafeRawPointer(bitPattern: bits)!)._withUnsafeGuaranteedRef(body)

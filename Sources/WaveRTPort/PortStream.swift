@@ -121,8 +121,8 @@ public final class PortStream: @unchecked Sendable {
     public func pause() throws(PortError) { try transition(to: .pause) }
     public func stop() throws(PortError) { try transition(to: .stop) }
 
-    /// The position as the audio engine reads it: the register when there is one
-    /// (KSPROPERTY_RTAUDIO_POSITIONREGISTER), GetPosition's PlayOffset otherwise.
+    /// `GetPosition` (KSAUDIO_POSITION: PlayOffset and WriteOffset). Clients that
+    /// want the cheaper register read ``positionRegister`` when the miniport has one.
     public func currentPosition() -> AudioPosition? {
         try? miniportStream.getPosition().get()
     }

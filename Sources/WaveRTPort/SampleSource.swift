@@ -17,7 +17,7 @@ public final class SilenceGenerator: SampleSource, @unchecked Sendable {
     public init() {}
     public var nativeSampleRate: Int? { nil }
     public func read(frames: Int, into destination: UnsafeMutableRawPointer, format: StreamFormat) -> Int {
-        destination.initializeMemory(as: UInt8.self, repeating: 0, count: frames * format.blockAlign)
+        memset(destination, 0, frames * format.blockAlign)
         return frames
     }
 }

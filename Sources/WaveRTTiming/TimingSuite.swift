@@ -89,120 +89,25 @@ public enum TimingSuite {
         let probe = TimingProbe(timebase: timebase,
                                 source: useRegister ? .register(stream.positionRegister!) : .getPosition(stream.miniportStream),
                                 packetCounter: packetCounter)
-        let collected = Collected()
-        let start = timebase.now
-        var timeline = StreamTimeline(start: start, rate: scenario.format.sampleRate)
+        let driver = ScenarioDriver(session: session, probe: probe, clock: clock, timebase: timebase,
+                                    total: scenario.durationNanoseconds, progress: progress)
         let period = scenario.samplePeriod
-        let sampler = engine.schedule(every: period, startingAt: start + period) { _ in probe.takeReading() }
-
-        // The steps, each held for its duration on the scenario's grid.
-        var state = KSState.stop
-        var planned = start
-        let total = scenario.durationNanoseconds
-        func hold(until end: UInt64) {
-            if let clock {
-                while clock.now < end {
-                    clock.advance(to: min(end, clock.now + 1_000_000_000))
-                    collected.drain(probe)
-                    progress?(Progress(phase: "run", streamNanoseconds: clock.now - start, totalNanoseconds: total))
-                }
-            } else {
-                while timebase.now < end {
-                    Self.sleep(until: min(end, timebase.now + 20_000_000))
-                    collected.drain(probe)
-                    progress?(Progress(phase: "run", streamNanoseconds: min(total, timebase.now - start), totalNanoseconds: total))
-                }
-            }
-        }
-        func enter(_ target: KSState) throws(TimingError) {
-            if state == .stop, target != .stop {
-                // The audio engine fills the buffer before it leaves STOP.
-                session.client.start()
-                let forward = stream.onNotification
-                stream.onNotification = { note in probe.record(note); forward?(note) }
-            }
-            probe.beginTransition()
-            let before = timebase.now
-            do { try stream.transition(to: target) } catch {
-                probe.endTransition()
-                throw .stateChange(error.description)
-            }
-            let after = timebase.now
-            if clock == nil { Self.awaitFreshPass(engine) }
-            probe.endTransition()
-            if target == .stop, state != .stop { session.client.stop() }
-            // RUN begins at the last SetState of the walk up; it ends at the first of the walk down.
-            var time = target == .run ? after : before
-            var frozen: UInt64?
-            if clock == nil, let hardware = session.hardware {
-                // Real time: the instant is only known to within the walk (a wake-up of the
-                // engine thread may land inside it), so anchor on the device's own start
-                // and frozen frames; the position is still computed independently from there.
-                if target == .run { time = Self.runStart(of: hardware, between: before, and: after) }
-                if target == .pause, state == .run { frozen = hardware.framesElapsed() }
-            }
-            timeline.enter(target, at: time, frozen: frozen)
-            state = target
-        }
-        for step in scenario.steps {
-            do { try enter(step.state) } catch { engine.cancel(sampler); session.finish(); throw error }
-            planned += step.nanoseconds
-            hold(until: planned)
+        let sampler = engine.schedule(every: period, startingAt: driver.start + period) { _ in probe.takeReading() }
+        do { try driver.play(scenario.steps) } catch {
+            engine.cancel(sampler)
+            session.finish()
+            throw error
         }
         engine.cancel(sampler)
-        collected.drain(probe)
-        var end = timebase.now
-        if state == .run {
-            probe.beginTransition()
-            end = timebase.now
-            try? stream.pause()
-            probe.endTransition()
-            timeline.enter(.pause, at: end, frozen: clock == nil ? session.hardware?.framesElapsed() : nil)
-        }
-        let teardown = session.finish()
-        collected.drain(probe)
+        let (end, teardown) = driver.finish()
 
         return TimingAssembly(
             scenario: scenario, profile: profile, name: name, session: session, useRegister: useRegister,
             packetBytes: packetCounter == nil ? nil : UInt64(stream.bufferBytes / max(1, scenario.notificationCount)),
-            timeline: timeline, start: start, end: end, readings: collected.readings, notifications: collected.notifications,
+            timeline: driver.timeline, start: driver.start, end: end, readings: driver.readings, notifications: driver.notifications,
             dropped: probe.readings.dropped + probe.notifications.dropped, teardown: teardown,
             baseline: baseline, realTime: engine.realTimeStatus
         ).report()
-    }
-
-    /// The stream time at which `hardware` entered RUN, known to lie in
-    /// [`before`, `after`]: the first instant one more frame has elapsed, less
-    /// one frame's duration (a bisection over the device's exact position).
-    private static func runStart(of hardware: EngineStream, between before: UInt64, and after: UInt64) -> UInt64 {
-        let rate = UInt64(hardware.format.sampleRate)
-        let frame = PositionMath.nanoseconds(untilFrames: 1, rate: rate)
-        let held = hardware.framesElapsed(at: before)
-        var low = before, high = after + frame  // frames(high) > held
-        guard hardware.framesElapsed(at: high) > held else { return after }
-        while low + 1 < high {
-            let mid = low + (high - low) / 2
-            if hardware.framesElapsed(at: mid) > held { high = mid } else { low = mid }
-        }
-        return max(before, high - frame)
-    }
-
-    /// Real time: waits until the engine has made a whole pass that began after
-    /// now, so the position word reflects the new state before readings count
-    /// again (the register is updated once per pass; a pass already under way
-    /// may publish the old state's value after the state changed).
-    private static func awaitFreshPass(_ engine: AudioEngine) {
-        let seen = engine.passCount
-        let deadline = MonotonicTimebase.shared.now + 200_000_000
-        while engine.passCount < seen + 2, MonotonicTimebase.shared.now < deadline {
-            usleep(50)
-        }
-    }
-
-    /// Sleeps until the absolute CLOCK_MONOTONIC time `deadline` (ns).
-    private static func sleep(until deadline: UInt64) {
-        var ts = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
-        while clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nil) == EINTR {}
     }
 }
 
@@ -220,17 +125,6 @@ public enum TimingError: Error, CustomStringConvertible, Sendable {
         case .noPositionRegister: "the scenario asks for the position register, and the miniport's GetPositionRegister has none"
         case .stateChange(let why): "a state change failed: \(why)"
         }
-    }
-}
-
-/// What the rings handed over, collected on the runner's thread.
-private final class Collected {
-    var readings: [PositionReading] = []
-    var notifications = NotificationAnalysis()
-
-    func drain(_ probe: TimingProbe) {
-        probe.readings.drain { readings.append($0) }
-        probe.notifications.drain { notifications.add($0) }
     }
 }
 

@@ -80,7 +80,7 @@ public final class ALSASink: AudioSink, @unchecked Sendable {
     public func prepare(format: StreamFormat) throws {
         guard thread == nil else { return }
         // Below the engine's priority: the engine must never wait on ALSA.
-        thread = RealTimeThread(configuration: .init(fifoPriority: 60)) { [unowned self] t in self.writerLoop(t) }
+        thread = RealTimeThread(configuration: .init(fifoPriority: 60, name: "wavert-alsa")) { [unowned self] t in self.writerLoop(t) }
     }
 
     /// Engine thread: hands the bytes to the writer. Never blocks; a full ring drops and counts.

@@ -54,9 +54,25 @@ public final class DMAController: @unchecked Sendable {
     /// Bytes in one pass over the program.
     public private(set) var cycleLength = 0
 
-    // Transfer cursor: touched only by the transferring thread (and by control calls while stopped).
-    private var pieceIndex = 0
-    private var offsetInPiece = 0
+    // Transfer cursor: touched only by the transferring thread (and by control calls
+    // while stopped). Behind a pointer so the real-time path pays no exclusivity checks.
+    private struct Cursor {
+        var pieceIndex = 0
+        var offsetInPiece = 0
+    }
+    private let cursor: UnsafeMutablePointer<Cursor> = {
+        let p = UnsafeMutablePointer<Cursor>.allocate(capacity: 1)
+        p.initialize(to: Cursor())
+        return p
+    }()
+    private var pieceIndex: Int {
+        @inline(__always) get { cursor.pointee.pieceIndex }
+        @inline(__always) set { cursor.pointee.pieceIndex = newValue }
+    }
+    private var offsetInPiece: Int {
+        @inline(__always) get { cursor.pointee.offsetInPiece }
+        @inline(__always) set { cursor.pointee.offsetInPiece = newValue }
+    }
     private let physicalView: UnsafeMutableRawPointer
 
     private let runningFlag = Atomic<Bool>(false)
@@ -72,7 +88,10 @@ public final class DMAController: @unchecked Sendable {
         self.physicalView = memory.physicalView
     }
 
-    deinit { releaseProgram() }
+    deinit {
+        releaseProgram()
+        cursor.deallocate()
+    }
 
     // MARK: Programming
 

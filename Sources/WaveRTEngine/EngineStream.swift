@@ -37,8 +37,9 @@ public final class EngineStream: @unchecked Sendable {
         public var codecDelay: UInt32
         /// `KSRTAUDIO_HWREGISTER.Width` of the position word: 32 or 64.
         public var positionRegisterWidth: Int
-        /// Frames between DMA services when no notification is due sooner
-        /// (default: a quarter of the buffer, at least the FIFO).
+        /// Frames between DMA services (default: one packet when there are
+        /// notifications, so the engine wakes only for them; a quarter of the
+        /// buffer otherwise; at least the FIFO).
         public var serviceFrames: Int?
 
         public init(name: String = "stream", format: StreamFormat, direction: Direction = .render,
@@ -115,7 +116,13 @@ public final class EngineStream: @unchecked Sendable {
         var openGlitch: Glitch?
         var openGlitchEnd: UInt64 = 0
     }
-    private var rt = RealTime()
+    // Behind a pointer: the engine thread owns it, and pointer access skips the
+    // dynamic exclusivity checks a class property would pay on every pass.
+    private let rtStorage: UnsafeMutablePointer<RealTime>
+    private var rt: RealTime {
+        @inline(__always) _read { yield rtStorage.pointee }
+        @inline(__always) _modify { yield &rtStorage.pointee }
+    }
     private let scratch: UnsafeMutableRawPointer
     private let scratchBytes: Int
 
@@ -151,12 +158,15 @@ public final class EngineStream: @unchecked Sendable {
         rate = UInt64(format.sampleRate)
         blockAlign = UInt64(format.blockAlign)
         let fifoFrames = dma.profile.fifoFrames
-        serviceFrames = UInt64(max(1, configuration.serviceFrames ?? max(fifoFrames, frames / 4)))
+        let defaultService = configuration.notificationCount > 0 ? frames / configuration.notificationCount : frames / 4
+        serviceFrames = UInt64(max(1, configuration.serviceFrames ?? max(fifoFrames, defaultService)))
         codecDelayFrames = PositionMath.frames(inNanoseconds: UInt64(configuration.codecDelay) * 100, rate: UInt64(format.sampleRate))
         scratchBytes = max(16 * 1024, (Int(serviceFrames) + fifoFrames) * format.blockAlign + dma.profile.burstBytes)
         scratch = .allocate(byteCount: scratchBytes, alignment: 64)
         positionWord = .allocate(capacity: 1)
         positionWord.initialize(to: Atomic(0))
+        rtStorage = .allocate(capacity: 1)
+        rtStorage.initialize(to: RealTime())
         eventSlots = .allocate(capacity: Self.maxEvents)
         for i in 0..<Self.maxEvents { (eventSlots + i).initialize(to: Atomic(0)) }
     }
@@ -170,6 +180,8 @@ public final class EngineStream: @unchecked Sendable {
         eventSlots.deallocate()
         positionWord.deinitialize(count: 1)
         positionWord.deallocate()
+        rtStorage.deinitialize(count: 1)
+        rtStorage.deallocate()
         scratch.deallocate()
     }
 

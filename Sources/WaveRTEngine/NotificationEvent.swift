@@ -28,6 +28,7 @@ public final class NotificationEvent: @unchecked Sendable {
     public let name: String
     private let word: UnsafeMutablePointer<UInt32>  // futex word: signals not yet consumed
     private let signals = Atomic<UInt64>(0)
+    private let waiters = Atomic<Int>(0)
     /// Runs on the engine thread at each signal.
     public let handler: (@Sendable (StreamNotification) -> Void)?
 
@@ -46,7 +47,8 @@ public final class NotificationEvent: @unchecked Sendable {
         signals.add(1, ordering: .relaxed)
         handler?(notification)
         _ = wrt_atomic_fetch_add_u32(word, 1)
-        _ = wrt_futex_wake(word, 1)
+        // A wake is a system call: only when a thread is (about to be) waiting.
+        if waiters.load(ordering: .sequentiallyConsistent) > 0 { _ = wrt_futex_wake(word, 1) }
     }
 
     /// Signals so far.
@@ -61,7 +63,10 @@ public final class NotificationEvent: @unchecked Sendable {
                 if wrt_atomic_cas_u32(word, pending, pending - 1) != 0 { return true }
                 continue  // another waiter took it
             }
-            if wrt_futex_wait_until(word, 0, deadline) == ETIMEDOUT && wrt_atomic_load_u32(word) == 0 { return false }
+            waiters.add(1, ordering: .sequentiallyConsistent)
+            let rc = wrt_futex_wait_until(word, 0, deadline)
+            waiters.subtract(1, ordering: .sequentiallyConsistent)
+            if rc == ETIMEDOUT && wrt_atomic_load_u32(word) == 0 { return false }
         }
     }
 }

@@ -8,6 +8,9 @@ public enum PositionMath {
     /// floor(ns × rate / 10⁹): the frames elapsed after `ns` nanoseconds.
     @inline(__always)
     public static func frames(inNanoseconds ns: UInt64, rate: UInt64) -> UInt64 {
+        // Fast path while the product fits in 64 bits (6.6 hours at 768 kHz, 4.8 days at 44.1 kHz).
+        let (small, overflow) = ns.multipliedReportingOverflow(by: rate)
+        if !overflow { return small / nanosecondsPerSecond }
         let product = ns.multipliedFullWidth(by: rate)
         // rate < 10⁹, so the quotient is below ns and fits.
         return nanosecondsPerSecond.dividingFullWidth(product).quotient

@@ -9,9 +9,13 @@ public struct RealTimeThreadConfiguration: Sendable {
     /// Timer slack in nanoseconds (the default 50 µs would blur every deadline).
     public var timerSlackNanoseconds: UInt
 
-    public init(fifoPriority: Int32? = 70, timerSlackNanoseconds: UInt = 1) {
+    /// The thread's name in `ps` and `perf` (at most 15 bytes).
+    public var name: String
+
+    public init(fifoPriority: Int32? = 70, timerSlackNanoseconds: UInt = 1, name: String = "wavert-engine") {
         self.fifoPriority = fifoPriority
         self.timerSlackNanoseconds = timerSlackNanoseconds
+        self.name = name
     }
 }
 
@@ -61,6 +65,7 @@ public final class RealTimeThread: @unchecked Sendable {
 
     private func main() {
         _ = pthread_setspecific(Self.engineThreadKey, UnsafeRawPointer(bitPattern: 1))
+        _ = wrt_set_thread_name(String(configuration.name.prefix(15)))
         let slack = wrt_set_timer_slack(configuration.timerSlackNanoseconds) == 0
         var fifo: Int32?
         var fifoError: Int32 = 0

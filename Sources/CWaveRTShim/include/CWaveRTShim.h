@@ -28,6 +28,9 @@ int wrt_sleep_until_monotonic_ns(uint64_t deadline);
 /// clock_gettime(CLOCK_MONOTONIC) in nanoseconds.
 uint64_t wrt_monotonic_ns(void);
 
+/// prctl(PR_SET_NAME, name): the calling thread's name (15 bytes at most).
+int wrt_set_thread_name(const char *name);
+
 /// gettid().
 int wrt_gettid(void);
 

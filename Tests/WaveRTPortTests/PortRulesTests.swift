@@ -187,12 +187,9 @@ extension Result {
 }
 
 /// Hands back a 64-byte buffer, below any format's minimum.
-final class TinyBufferMiniport: MiniportWaveRT, @unchecked Sendable {
-    var port: SimulatedPortWaveRT?
-    func initialize(port: SimulatedPortWaveRT) -> NTStatus { self.port = port; return .success }
-    func getDeviceDescription() -> DeviceDescription { DeviceDescription(scatterGather: true, dma32BitAddresses: true, dma64BitAddresses: true, maximumLength: 1 << 20) }
-    func newStream(pin: Int, capture: Bool, format: StreamFormat, portStream: SimulatedPortWaveRTStream) -> Result<any MiniportWaveRTStream, NTStatus> {
-        .success(Stream(port: port!, portStream: portStream, capture: capture, format: format))
+final class TinyBufferMiniport: ExampleMiniportDriver<TinyBufferMiniport.Stream>, @unchecked Sendable {
+    override func getDeviceDescription() -> DeviceDescription {
+        DeviceDescription(scatterGather: true, dma32BitAddresses: true, dma64BitAddresses: true, maximumLength: 1 << 20)
     }
     final class Stream: ExampleStream, @unchecked Sendable {
         override func allocateBuffer(requestedSize: Int, notificationCount: Int) -> Result<AudioBufferAllocation, NTStatus> {
@@ -206,12 +203,9 @@ final class TinyBufferMiniport: MiniportWaveRT, @unchecked Sendable {
 }
 
 /// Allocates a scratch MDL next to its buffer and never frees it.
-final class LeakyMiniport: MiniportWaveRT, @unchecked Sendable {
-    var port: SimulatedPortWaveRT?
-    func initialize(port: SimulatedPortWaveRT) -> NTStatus { self.port = port; return .success }
-    func getDeviceDescription() -> DeviceDescription { DeviceDescription(scatterGather: true, dma32BitAddresses: true, dma64BitAddresses: true, maximumLength: 1 << 20) }
-    func newStream(pin: Int, capture: Bool, format: StreamFormat, portStream: SimulatedPortWaveRTStream) -> Result<any MiniportWaveRTStream, NTStatus> {
-        .success(Stream(port: port!, portStream: portStream, capture: capture, format: format))
+final class LeakyMiniport: ExampleMiniportDriver<LeakyMiniport.Stream>, @unchecked Sendable {
+    override func getDeviceDescription() -> DeviceDescription {
+        DeviceDescription(scatterGather: true, dma32BitAddresses: true, dma64BitAddresses: true, maximumLength: 1 << 20)
     }
     final class Stream: ExampleStream, @unchecked Sendable {
         override func allocateBuffer(requestedSize: Int, notificationCount: Int) -> Result<AudioBufferAllocation, NTStatus> {

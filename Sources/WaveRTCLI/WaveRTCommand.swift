@@ -1,6 +1,14 @@
 import ArgumentParser
 import CALSA
 import WaveRT
+// The layers used here, imported directly (not only through the umbrella) so an
+// incremental build recompiles this file when one of them changes.
+import WaveRTALSA
+import WaveRTDMA
+import WaveRTEngine
+import WaveRTExamples
+import WaveRTPort
+import WaveRTTiming
 
 /// `wavert`: the command-line face of the emulator.
 @main

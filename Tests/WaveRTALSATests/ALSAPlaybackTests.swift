@@ -3,6 +3,12 @@ import Glibc
 import Synchronization
 import Testing
 import WaveRT
+import WaveRTMemory
+import WaveRTDMA
+import WaveRTEngine
+import WaveRTPort
+import WaveRTExamples
+import WaveRTALSA
 
 /// Real libasound, no sound card: the shipped configuration's file plugin over
 /// `null` captures what the whole miniport path played, and the captured WAV is

@@ -3,6 +3,11 @@ import Glibc
 import Synchronization
 import Testing
 import WaveRT
+import WaveRTMemory
+import WaveRTDMA
+import WaveRTEngine
+import WaveRTPort
+import WaveRTExamples
 @testable import WaveRTALSA
 
 /// A real ALSA PCM with a fault injected at the boundary: ALSA's `null` and

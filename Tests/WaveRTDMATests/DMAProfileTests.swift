@@ -1,6 +1,8 @@
 import FoundationEssentials
 import Testing
 import WaveRT
+import WaveRTMemory
+import WaveRTDMA
 
 @Suite struct DMAProfileTests {
     static let resources = URL(fileURLWithPath: #filePath)

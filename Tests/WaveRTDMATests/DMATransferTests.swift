@@ -1,6 +1,8 @@
 import Synchronization
 import Testing
 import WaveRT
+import WaveRTMemory
+import WaveRTDMA
 
 /// Transfers: what bytes come out, where the position goes, which faults are counted.
 @Suite struct DMATransferTests {

@@ -1,5 +1,7 @@
 import Testing
 import WaveRT
+import WaveRTMemory
+import WaveRTDMA
 
 /// Program-time validation: each preset against MDLs that fit and MDLs that break each rule.
 @Suite struct DMAValidationTests {

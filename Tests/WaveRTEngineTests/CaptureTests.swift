@@ -1,5 +1,8 @@
 import Testing
 import WaveRT
+import WaveRTMemory
+import WaveRTDMA
+import WaveRTEngine
 
 @Suite struct CaptureTests {
     @Test func captureFillsTheBufferAndCountsOverruns() throws {

@@ -1,5 +1,8 @@
 import Testing
 import WaveRT
+import WaveRTMemory
+import WaveRTDMA
+import WaveRTEngine
 
 /// The engine on a device timebase: a simulated card whose crystal runs ±300 ppm
 /// off reports its consumption every period, and the stream's position, DMA and

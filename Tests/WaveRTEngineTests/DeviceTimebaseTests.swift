@@ -2,6 +2,8 @@ import Foundation
 import Synchronization
 import Testing
 import WaveRT
+import WaveRTMemory
+import WaveRTDMA
 @testable import WaveRTEngine
 
 /// A card whose crystal runs `ppm` away from 48 kHz, consuming 480-frame

@@ -1,6 +1,9 @@
 import Synchronization
 import Testing
 import WaveRT
+import WaveRTMemory
+import WaveRTDMA
+import WaveRTEngine
 
 /// A stream over a real MDL, DMA and mapping, on a virtual clock, with an
 /// optional event-driven client that writes a continuing byte ramp one packet

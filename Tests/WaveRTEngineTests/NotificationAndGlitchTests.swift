@@ -1,6 +1,9 @@
 import Synchronization
 import Testing
 import WaveRT
+import WaveRTMemory
+import WaveRTDMA
+import WaveRTEngine
 
 @Suite struct NotificationAndGlitchTests {
     // Two notifications per cycle (midpoint and end), each at the exact nanosecond its frame elapses.

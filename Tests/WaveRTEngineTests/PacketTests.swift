@@ -1,5 +1,8 @@
 import Testing
 import WaveRT
+import WaveRTMemory
+import WaveRTDMA
+import WaveRTEngine
 
 /// IMiniportWaveRTOutputStream: packets of buffer / NotificationCount bytes.
 @Suite struct PacketTests {

@@ -1,5 +1,8 @@
 import Testing
 import WaveRT
+import WaveRTMemory
+import WaveRTDMA
+import WaveRTEngine
 
 /// Position exactness, the Windows position rules, the three faces of the position.
 @Suite struct PositionTests {

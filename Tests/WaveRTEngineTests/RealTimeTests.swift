@@ -1,6 +1,9 @@
 import Synchronization
 import Testing
 import WaveRT
+import WaveRTMemory
+import WaveRTDMA
+import WaveRTEngine
 
 /// The same engine on the monotonic clock. Real time is measured, not timed:
 /// assertions are on counts, on the stream tracking the clock, and on ratios to

@@ -1,5 +1,6 @@
 import Testing
 import WaveRT
+import WaveRTMemory
 
 /// The allocation DDIs against the sentences of the seeds (`shared/seeds/`).
 /// Each test quotes the sentence it checks.

@@ -1,5 +1,6 @@
 import Testing
 import WaveRT
+import WaveRTMemory
 
 @Suite struct MappingAndMisuseTests {
     let ps = 4096

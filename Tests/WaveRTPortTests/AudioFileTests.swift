@@ -1,6 +1,11 @@
 import Foundation
 import Testing
 import WaveRT
+import WaveRTMemory
+import WaveRTDMA
+import WaveRTEngine
+import WaveRTPort
+import WaveRTExamples
 
 /// Files through libsndfile: every sample layout read back exactly, channel
 /// counts converted, bad files refused with the path and the reason.

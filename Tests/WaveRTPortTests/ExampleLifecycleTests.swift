@@ -1,6 +1,11 @@
 import Foundation
 import Testing
 import WaveRT
+import WaveRTMemory
+import WaveRTDMA
+import WaveRTEngine
+import WaveRTPort
+import WaveRTExamples
 
 /// Each example through a full lifecycle on the virtual clock: the bytes out of
 /// the DMA are exactly the source's, no glitches, a clean teardown.

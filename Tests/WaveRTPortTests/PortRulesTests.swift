@@ -1,6 +1,10 @@
 import Foundation
 import Testing
 import WaveRT
+import WaveRTMemory
+import WaveRTDMA
+import WaveRTEngine
+import WaveRTPort
 import WaveRTExamples
 
 /// The port's rules, the state machine, the buggy examples, fragmentation, leaks.

@@ -1,5 +1,11 @@
 import Testing
 import WaveRT
+import WaveRTMemory
+import WaveRTDMA
+import WaveRTEngine
+import WaveRTPort
+import WaveRTExamples
+import WaveRTTiming
 
 /// Positions as lesser drivers report them: the checks must tell.
 @Suite struct CoarsePositionTests {

@@ -1,5 +1,11 @@
 import Testing
 import WaveRT
+import WaveRTMemory
+import WaveRTDMA
+import WaveRTEngine
+import WaveRTPort
+import WaveRTExamples
+import WaveRTTiming
 import XCTest
 
 /// What a driver writer's own test looks like: a miniport of theirs, a few lines.

@@ -1,5 +1,11 @@
 import Testing
 import WaveRT
+import WaveRTMemory
+import WaveRTDMA
+import WaveRTEngine
+import WaveRTPort
+import WaveRTExamples
+import WaveRTTiming
 
 /// A day of stream time on the virtual clock. QEMU's HD Audio emulation
 /// overflowed `uptime * bytes_per_sec` after 14.5 hours; here the position must

@@ -2,6 +2,12 @@ import Foundation
 import FoundationXML
 import Testing
 import WaveRT
+import WaveRTMemory
+import WaveRTDMA
+import WaveRTEngine
+import WaveRTPort
+import WaveRTExamples
+import WaveRTTiming
 
 /// The JSON report is a contract and the plot a picture: both checked as such.
 @Suite struct ReportFormatTests {

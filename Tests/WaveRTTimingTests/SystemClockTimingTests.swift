@@ -2,6 +2,12 @@ import Foundation
 import FoundationXML
 import Testing
 import WaveRT
+import WaveRTMemory
+import WaveRTDMA
+import WaveRTEngine
+import WaveRTPort
+import WaveRTExamples
+import WaveRTTiming
 
 /// A short run in real time. Absolute times depend on the machine and its
 /// neighbours, so the assertions are on counts, on properties, and on the

@@ -1,4 +1,10 @@
 import WaveRT
+import WaveRTMemory
+import WaveRTDMA
+import WaveRTEngine
+import WaveRTPort
+import WaveRTExamples
+import WaveRTTiming
 
 extension TimingScenario {
     /// `example`'s stream and client on `clock`, through `steps`.

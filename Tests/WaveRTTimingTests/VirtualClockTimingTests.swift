@@ -1,5 +1,11 @@
 import Testing
 import WaveRT
+import WaveRTMemory
+import WaveRTDMA
+import WaveRTEngine
+import WaveRTPort
+import WaveRTExamples
+import WaveRTTiming
 
 /// The suite's own checks on the virtual clock, where every figure is exact.
 @Suite struct VirtualClockTimingTests {

@@ -350,9 +350,9 @@ public final class EngineStream: @unchecked Sendable {
                           time: openGlitchTime.load(ordering: .relaxed),
                           position: openGlitchPosition.load(ordering: .relaxed),
                           frames: openGlitchFrames.load(ordering: .relaxed))
-        // It may have closed (and reached the ring) while we looked.
-        return closed.last == open || closed.last.map({ $0.time == open.time && $0.position == open.position }) == true
-            ? closed : closed + [open]
+        // It may have closed (and reached the ring, frames final) while we looked.
+        let alreadyClosed = closed.last.map { $0.time == open.time && $0.position == open.position } ?? false
+        return alreadyClosed ? closed : closed + [open]
     }
     /// Glitches counted (including any beyond the record ring's capacity).
     public var glitchCount: UInt64 { glitchTotal.load(ordering: .relaxed) }
@@ -391,18 +391,27 @@ public final class EngineStream: @unchecked Sendable {
         guard flags & ~Self.endOfStreamFlag == 0 else { return .invalidParameter }
         let eos = flags & Self.endOfStreamFlag != 0
         if eos && Int(eosPacketLength) > packetBytes { return .invalidParameter }
-        return control.withLock { _ in
-            guard eosPosition.load(ordering: .acquiring) == .max else { return .invalidDeviceState }
-            let busy = transferringPacket()
-            if let busy, packetNumber <= busy { return .dataLateError }
-            let highest = busy.map { $0 + count - 1 } ?? (count - 1)
-            guard packetNumber <= highest else { return .dataOverrun }
-            let start = packetNumber * UInt64(packetBytes)
-            let end = start + (eos ? UInt64(eosPacketLength) : UInt64(packetBytes))
-            if end > clientPosition.load(ordering: .acquiring) { clientPosition.store(end, ordering: .releasing) }
-            if eos { eosPosition.store(end, ordering: .releasing) }
-            return .success
+        // Lock-free: the audio engine calls this from its notification handler, on
+        // the engine thread, which must not wait on the control path's lock.
+        guard eosPosition.load(ordering: .acquiring) == .max else { return .invalidDeviceState }
+        let busy = transferringPacket()
+        if let busy, packetNumber <= busy { return .dataLateError }
+        let highest = busy.map { $0 + count - 1 } ?? (count - 1)
+        guard packetNumber <= highest else { return .dataOverrun }
+        let start = packetNumber * UInt64(packetBytes)
+        let end = start + (eos ? UInt64(eosPacketLength) : UInt64(packetBytes))
+        if eos {
+            // Only the first end of stream counts; a racing second one sees the state it left.
+            guard eosPosition.compareExchange(expected: .max, desired: end, ordering: .acquiringAndReleasing).exchanged
+            else { return .invalidDeviceState }
         }
+        var written = clientPosition.load(ordering: .acquiring)
+        while end > written {
+            let (exchanged, now) = clientPosition.compareExchange(expected: written, desired: end, ordering: .acquiringAndReleasing)
+            if exchanged { break }
+            written = now
+        }
+        return .success
     }
 
     /// Where the data ends, once the client has sent end of stream.
@@ -440,7 +449,7 @@ public final class EngineStream: @unchecked Sendable {
         let snap = runClock.read()
         if snap.generation != rt.generation { rewind(to: snap.generation) }
         guard snap.state == .run else {
-            if rt.running { leaveRun(now: now) }
+            if rt.running { leaveRun() }
             positionWord.pointee.store(registerValue(frames: snap.accumulatedFrames), ordering: .releasing)
             return
         }
@@ -545,7 +554,7 @@ public final class EngineStream: @unchecked Sendable {
         }
     }
 
-    private func leaveRun(now: UInt64) {
+    private func leaveRun() {
         rt.running = false
         closeGlitch()
     }

@@ -31,6 +31,9 @@ public final class AudioEngineClient: @unchecked Sendable {
     private var written: UInt64 = 0           // linear bytes written since STOP
     private var nextPacket: UInt64 = 0
     private var timer: EngineTimer?
+    // Resolved once in start(): the engine thread then takes no lock and makes no cast.
+    private var hardware: EngineStream?
+    private var output: (any MiniportWaveRTOutputStream)?
     private var lastOffset: UInt64 = 0
     private var dmaLinear: UInt64 = 0          // the DMA position, unwrapped (timer mode)
     private let late = Atomic<UInt64>(0)
@@ -62,6 +65,8 @@ public final class AudioEngineClient: @unchecked Sendable {
 
     /// Fills the buffer before RUN and hooks the client to the stream's notifications or a timer.
     public func start() {
+        hardware = stream.hardware
+        output = stream.miniportStream as? any MiniportWaveRTOutputStream
         written = 0
         nextPacket = 0
         lastOffset = 0
@@ -90,7 +95,7 @@ public final class AudioEngineClient: @unchecked Sendable {
     /// (silence once the source has ended) and reports the progress.
     private func fill(to target: UInt64) {
         guard target > written else { return }
-        if let hardware = stream.hardware, hardware.dmaBytesTransferred > written, hardware.state == .run {
+        if let hardware, hardware.dmaBytesTransferred > written, hardware.state == .run {
             late.add(1, ordering: .relaxed)
         }
         let size = UInt64(stream.bufferBytes)
@@ -108,12 +113,12 @@ public final class AudioEngineClient: @unchecked Sendable {
             }
             written += UInt64(bytes)
         }
-        stream.hardware?.clientDidWrite(upTo: written)
+        hardware?.clientDidWrite(upTo: written)
     }
 
     /// Packet mode: write packet `nextPacket` and announce it (with EOS when the source ends in it).
     private func writePacket() {
-        guard let output = stream.miniportStream as? any MiniportWaveRTOutputStream else { return }
+        guard let output else { return }
         guard sourceEnd.load(ordering: .relaxed) == .max else { return }  // EOS already sent
         let start = written
         fill(to: written + UInt64(packetBytes))
@@ -132,7 +137,7 @@ public final class AudioEngineClient: @unchecked Sendable {
     /// Timer mode: read the DMA's position and keep `margin` bytes ahead of it.
     private func poll(margin: Int) {
         let size = UInt64(stream.bufferBytes)
-        if let hardware = stream.hardware {
+        if let hardware {
             // The emulator knows the DMA's linear position, so a client that polls
             // slower than the buffer still sees how many laps it missed.
             dmaLinear = hardware.dmaBytesTransferred

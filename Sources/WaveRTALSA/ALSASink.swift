@@ -2,6 +2,7 @@ import CWaveRTShim
 import Glibc
 import Synchronization
 import WaveRTEngine
+import WaveRTPort
 
 /// The engine's output into ALSA: what the DMA read leaves the engine's
 /// real-time thread through a lock-free ``ByteRing`` and reaches the PCM on a
@@ -154,14 +155,18 @@ public final class ALSASink: AudioSink, @unchecked Sendable {
                 rc = generated > 0 ? writeAll(converted, frames: generated) : 0
             } else {
                 rc = device.write(piece.baseAddress!, count: frames)
-                if rc > 0 { usedFrames = rc }
+                usedFrames = max(0, rc)  // only what ALSA took leaves the ring
+                if rc == 0 {
+                    usleep(1_000)  // took nothing: try again shortly rather than spin
+                    continue
+                }
             }
             if rc < 0 {
                 if handle(error: Int32(-rc)) { continue }
                 return
             }
             ring.consume(usedFrames * blockAlign)
-            written.add(UInt64(usedFrames), ordering: .relaxed)
+            written.add(UInt64(rc), ordering: .relaxed)  // frames ALSA took (resampled ones, when compensating)
             observe(&lastMeasure)
         }
     }
@@ -221,40 +226,19 @@ public final class ALSASink: AudioSink, @unchecked Sendable {
         last = now
     }
 
+    /// Interleaved samples to Float for the resampler, with the port layer's coding.
     private func toFloat(_ src: UnsafeRawPointer, frames: Int) {
-        let samples = frames * format.channels
-        switch format.sampleFormat {
-        case .int16:
-            for i in 0..<samples { floatIn[i] = Float(Int16(littleEndian: src.loadUnaligned(fromByteOffset: i * 2, as: Int16.self))) / 32768 }
-        case .int24:
-            for i in 0..<samples {
-                let b = src + i * 3
-                let v = Int32(b.load(as: UInt8.self)) << 8 | Int32(b.load(fromByteOffset: 1, as: UInt8.self)) << 16
-                    | Int32(b.load(fromByteOffset: 2, as: UInt8.self)) << 24
-                floatIn[i] = Float(v >> 8) / 8_388_608
-            }
-        case .int32:
-            for i in 0..<samples { floatIn[i] = Float(Int32(littleEndian: src.loadUnaligned(fromByteOffset: i * 4, as: Int32.self))) / 2_147_483_648 }
-        case .float32:
-            for i in 0..<samples { floatIn[i] = Float(bitPattern: UInt32(littleEndian: src.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self))) }
+        let bytes = format.sampleFormat.bytes
+        for i in 0..<(frames * format.channels) {
+            floatIn[i] = Float(SampleCoding.load(at: src + i * bytes, as: format.sampleFormat))
         }
     }
 
+    /// The resampler's Float output back to the stream's samples (clipped).
     private func fromFloat(frames: Int) {
-        let samples = frames * format.channels
-        for i in 0..<samples {
-            let v = max(-1, min(1, floatOut[i]))
-            switch format.sampleFormat {
-            case .int16:
-                converted.storeBytes(of: Int16((v * 32767).rounded()).littleEndian, toByteOffset: i * 2, as: Int16.self)
-            case .int24:
-                let s = Int32((v * 8_388_607).rounded())
-                for k in 0..<3 { converted.storeBytes(of: UInt8(truncatingIfNeeded: s >> (8 * k)), toByteOffset: i * 3 + k, as: UInt8.self) }
-            case .int32:
-                converted.storeBytes(of: Int32((Double(v) * 2_147_483_647).rounded()).littleEndian, toByteOffset: i * 4, as: Int32.self)
-            case .float32:
-                converted.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: i * 4, as: UInt32.self)
-            }
+        let bytes = format.sampleFormat.bytes
+        for i in 0..<(frames * format.channels) {
+            SampleCoding.store(Double(floatOut[i]), at: converted + i * bytes, as: format.sampleFormat)
         }
     }
 }

@@ -170,8 +170,10 @@ public enum Player {
             if let d = options.duration { deadline = min(deadline, start + UInt64(d * 1e9)) }
             _ = wrt_sleep_until_monotonic_ns(deadline)
         }
-        // RUN -> STOP, free everything (the sink drains as the stream leaves the engine).
+        // RUN -> STOP, free everything; the sink drains as the stream leaves the engine.
         let result = session.finish()
+        // A miniport that leaks its buffer never detaches its stream: stop the writer
+        // anyway before the PCM goes (finish() is a no-op when already done).
         sink.finish()
         pcm.close()  // the file plugin writes its WAV header's lengths on close
         let wall = Double(wrt_monotonic_ns() - start) / 1e9

@@ -37,7 +37,6 @@ public final class MiniportSession: @unchecked Sendable {
     public let stream: PortStream
     public let client: AudioEngineClient
     private var finished: SessionReport?
-    private var framesAtStop: UInt64 = 0
 
     /// - Parameters:
     ///   - engine: the buffer engine (its timebase: virtual for tests, monotonic to listen).

@@ -53,9 +53,12 @@ final class StallingPCM: PCMDevice, @unchecked Sendable {
             miniport: example.make(),
             configuration: SessionConfiguration(format: .cd48k, bufferMilliseconds: 40, notificationCount: 2, dmaProfile: example.profile),
             source: ToneGenerator(frequency: 440), engine: engine, sink: { _ in sink })
+        let started = MonotonicTimebase.shared.now
         try session.start()
-        usleep(800_000)
+        // At least 0.8 s of real time, however the sleeps are woken.
+        while MonotonicTimebase.shared.now - started < 800_000_000 { usleep(10_000) }
         let report = session.finish()
+        let elapsed = Double(MonotonicTimebase.shared.now - started) / 1e9
         engine.shutdown()
         pcm.close()
         #expect(sink.xruns == 1)
@@ -65,7 +68,9 @@ final class StallingPCM: PCMDevice, @unchecked Sendable {
         // Playback went on after the recovery: the file holds what was written.
         let file = try AudioFileSource(path: path)
         #expect(UInt64(file.frameCount) == sink.framesWritten)
-        #expect(Double(file.frameCount + Int(sink.framesLost)) > 0.7 * 48_000)
+        // Written plus shed accounts for the run: a ratio to its measured wall time.
+        let accounted = Double(file.frameCount + Int(sink.framesLost)) / 48_000
+        #expect(accounted / elapsed > 0.7 && accounted / elapsed < 1.1, "\(accounted) s of audio in \(elapsed) s")
     }
 }
 

@@ -84,8 +84,12 @@ import WaveRTExamples
         try AudioFileSource.writeWAV(path: t, format: .cd48k, frames: 1000) { f, c in value(f, c) }
         let whole = try Data(contentsOf: URL(fileURLWithPath: t))
         try whole.prefix(whole.count - 2_000).write(to: URL(fileURLWithPath: t))
-        if let file = try? AudioFileSource(path: t) {
-            #expect(file.frameCount < 1000)  // libsndfile trims to what is there
+        // Either libsndfile trims to what is there, or the file is refused naming it.
+        do {
+            #expect(try AudioFileSource(path: t).frameCount < 1000)
+        } catch {
+            guard case .unreadable(let path, _) = error else { Issue.record("\(error)"); return }
+            #expect(path == t)
         }
     }
 }

@@ -192,11 +192,31 @@ open class ExampleStream: MiniportWaveRTOutputStream, @unchecked Sendable {
         portStream.freePagesFromMdl(mdl)
     }
 
-    /// Bytes usable for a cyclic buffer out of `available`: whole frames, whole
-    /// packets, and a multiple of `granule` (say the DMA's burst or alignment).
+    /// Bytes usable for a cyclic buffer out of `available`: whole packets (one
+    /// per notification), each a multiple of ``packetGranule(_:)``. Zero when
+    /// not one such packet fits (``reportNoWholePacket(_:notificationCount:granule:ddi:)`` says why).
     public func usableSize(_ available: Int, notificationCount: Int, granule: Int = 1) -> Int {
-        let unit = lcm(format.blockAlign * max(1, notificationCount), granule)
+        let unit = packetGranule(granule) * max(1, notificationCount)
         return available / unit * unit
+    }
+
+    /// The unit a packet is made of: the least common multiple of the frame size
+    /// (`nBlockAlign`), the DMA controller's segment alignment (a descriptor
+    /// starts at every packet boundary) and `granule` (a further rule of the
+    /// hardware, such as HD Audio's 128-byte buffers). 6-byte frames on a
+    /// 4-byte-aligned controller make 12-byte units, not 6.
+    public func packetGranule(_ granule: Int = 1) -> Int {
+        lcm(lcm(format.blockAlign, max(1, granule)), max(1, port.device.dmaProfile.segmentAlignment))
+    }
+
+    /// Leaves the diagnostic for a buffer too small for one packet of the format.
+    public func reportNoWholePacket(_ available: Int, notificationCount: Int, granule: Int = 1, ddi: String) {
+        let packets = max(1, notificationCount)
+        let unit = packetGranule(granule)
+        port.device.report(ddi: "\(exampleName): \(ddi)", argument: "RequestedSize",
+                           rule: "\(available) bytes hold no \(packets) packet\(packets > 1 ? "s" : "") of whole \(format.blockAlign)-byte frames (\(format)) "
+                               + "aligned to \(lcm(max(1, granule), max(1, port.device.dmaProfile.segmentAlignment))) bytes (a packet is a multiple of \(unit) bytes)",
+                           outcome: "the allocation failed with STATUS_INSUFFICIENT_RESOURCES; ask for a longer buffer")
     }
 
     private func lcm(_ a: Int, _ b: Int) -> Int {

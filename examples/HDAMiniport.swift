@@ -43,6 +43,8 @@ public final class HDAMiniport: ExampleMiniportDriver<HDAMiniport.Stream>, @unch
             // A partial allocation is fine as long as it is whole packets of 128-byte multiples.
             let size = usableSize(min(mdl.byteCount, requestedSize), notificationCount: notificationCount, granule: Self.alignment)
             guard size > 0 else {
+                reportNoWholePacket(min(mdl.byteCount, requestedSize), notificationCount: notificationCount, granule: Self.alignment,
+                                    ddi: "AllocatePagesForMdl")
                 portStream.freePagesFromMdl(mdl)
                 return .failure(.insufficientResources)
             }

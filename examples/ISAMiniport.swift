@@ -31,7 +31,8 @@ public final class ISAMiniport: ExampleMiniportDriver<ISAMiniport.Stream>, @unch
         override public func allocateBuffer(requestedSize: Int, notificationCount: Int) -> Result<AudioBufferAllocation, NTStatus> {
             let profile = port.device.dmaProfile
             let window = Int(profile.boundary > 0 ? profile.boundary : 65_536)
-            var size = min(requestedSize, window, profile.maxSegmentLength)
+            // Never below the smallest buffer worth running, however short the request.
+            var size = min(max(requestedSize, Self.minimumBuffer), window, profile.maxSegmentLength)
             while size >= Self.minimumBuffer {
                 if let mdl = allocateInsideOneWindow(size: size, window: window) {
                     if size < requestedSize {
@@ -40,6 +41,12 @@ public final class ISAMiniport: ExampleMiniportDriver<ISAMiniport.Stream>, @unch
                                            outcome: "fell back to a \(size)-byte buffer")
                     }
                     let usable = usableSize(size, notificationCount: notificationCount, granule: profile.segmentAlignment)
+                    guard usable > 0 else {
+                        reportNoWholePacket(size, notificationCount: notificationCount, granule: profile.segmentAlignment,
+                                            ddi: "AllocateContiguousPagesForMdl")
+                        portStream.freePagesFromMdl(mdl)
+                        return .failure(.insufficientResources)
+                    }
                     return .success(AudioBufferAllocation(mdl: mdl, actualSize: usable, offsetFromFirstPage: 0, cacheType: .nonCached))
                 }
                 size /= 2

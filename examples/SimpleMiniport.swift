@@ -22,6 +22,7 @@ public final class SimpleMiniport: ExampleMiniportDriver<SimpleMiniport.Stream>,
             // AllocatePagesForMdl may return less than asked: size the buffer from what we got.
             let size = usableSize(min(mdl.byteCount, requestedSize), notificationCount: notificationCount)
             guard size > 0 else {
+                reportNoWholePacket(min(mdl.byteCount, requestedSize), notificationCount: notificationCount, ddi: "AllocatePagesForMdl")
                 portStream.freePagesFromMdl(mdl)
                 return .failure(.insufficientResources)
             }

@@ -25,14 +25,17 @@ public protocol PCMDevice: AnyObject, Sendable {
 public final class ALSAPCM: PCMDevice, @unchecked Sendable {
     public let name: String
     private var handle: OpaquePointer?
+    /// The tree the PCM was opened from, kept as long as the PCM.
+    public let configuration: ALSAConfiguration?
     public private(set) var periodFrames = 0
     public private(set) var bufferFrames = 0
     public private(set) var format: StreamFormat?
 
-    /// `snd_pcm_open(name, SND_PCM_STREAM_PLAYBACK, 0)`, or `snd_pcm_open_lconf`
-    /// with a configuration tree read from `configuration` (text in alsa.conf syntax).
+    /// `snd_pcm_open(name, SND_PCM_STREAM_PLAYBACK, 0)` (the user's ALSA
+    /// configuration), or `snd_pcm_open_lconf` with the tree of `configuration`.
     public init(name: String, configuration: ALSAConfiguration? = nil) throws(ALSAError) {
         self.name = name
+        self.configuration = configuration
         if ProcessInfoLite.environment("WAVERT_ALSA_VERBOSE") == nil { wrt_alsa_silence_errors() }
         var pcm: OpaquePointer?
         let rc = if let configuration {
@@ -53,7 +56,9 @@ public final class ALSAPCM: PCMDevice, @unchecked Sendable {
     }
 
     /// Negotiates interleaved `format` at exactly its rate and channel count, with
-    /// a buffer of about `latencyMicroseconds` split into `periods` periods.
+    /// a buffer of about `latencyMicroseconds` split into `periods` periods
+    /// (`snd_pcm_hw_params_set_buffer_time_near`, `..._set_period_time_near`);
+    /// what ALSA granted is in ``bufferFrames`` and ``periodFrames``.
     /// Uses the `_malloc`/`_free` forms of the parameter containers (the `alloca`
     /// macros do not import into Swift).
     public func configure(format: StreamFormat, latencyMicroseconds: Int, periods: Int = 4) throws(ALSAError) {
@@ -135,61 +140,6 @@ public final class ALSAPCM: PCMDevice, @unchecked Sendable {
         if let handle { _ = snd_pcm_close(handle) }
         handle = nil
     }
-}
-
-/// A local ALSA configuration tree (`snd_config_load` on text), for
-/// `snd_pcm_open_lconf`: lets the emulator ship PCM definitions without
-/// touching the system's configuration. Include `</usr/share/alsa/alsa.conf>`
-/// first to keep the standard PCMs (the local tree replaces the global one).
-public final class ALSAConfiguration: @unchecked Sendable {
-    let tree: OpaquePointer
-
-    public init(text: String) throws(ALSAError) {
-        var top: OpaquePointer?
-        guard snd_config_top(&top) == 0, let top else { throw .configuration(reason: "snd_config_top failed") }
-        var input: OpaquePointer?
-        let bytes = Array(text.utf8)
-        let rc: Int32 = bytes.withUnsafeBufferPointer { buf in
-            buf.withMemoryRebound(to: CChar.self) { chars in
-                guard snd_input_buffer_open(&input, chars.baseAddress, bytes.count) == 0, let input else { return -ENOMEM }
-                defer { _ = snd_input_close(input) }
-                return snd_config_load(top, input)
-            }
-        }
-        guard rc >= 0 else {
-            _ = snd_config_delete(top)
-            throw .configuration(reason: "snd_config_load: \(String(cString: snd_strerror(rc)))")
-        }
-        tree = top
-    }
-
-    deinit { _ = snd_config_delete(tree) }
-
-    /// The configuration shipped in `Resources/alsa/wavert.conf`: the system's
-    /// PCMs plus `wavert_capture` (a WAV file over `null`, for listening without
-    /// a card and for tests) and `wavert_capture_s32` (the same behind `plug`,
-    /// converting to 32-bit).
-    public static let wavertText = """
-        </usr/share/alsa/alsa.conf>
-        pcm.wavert_capture {
-            @args [ FILE ]
-            @args.FILE { type string default "wavert-capture.wav" }
-            type file
-            slave.pcm { type null }
-            file $FILE
-            format wav
-        }
-        pcm.wavert_capture_s32 {
-            @args [ FILE ]
-            @args.FILE { type string default "wavert-capture.wav" }
-            type plug
-            slave {
-                pcm { type file slave.pcm { type null } file $FILE format wav }
-                format S32_LE
-            }
-        }
-
-        """
 }
 
 /// Why ALSA could not play: which device, which call, what errno, what to try.

@@ -5,75 +5,67 @@ import WaveRTEngine
 import WaveRTPort
 
 /// The engine's output into ALSA: what the DMA read leaves the engine's
-/// real-time thread through a lock-free ``ByteRing`` and reaches the PCM on a
+/// real-time thread through a lock-free ``FrameRing`` and reaches the PCM on a
 /// dedicated writer thread (which may block in `snd_pcm_writei`; the engine
-/// never does).
-///
-/// Errors are recovered on the writer thread, never on the engine's:
-/// an underrun (-EPIPE) is counted, recovered, and the backlog the engine built
-/// up meanwhile is dropped back to the target fill (those frames are counted as
-/// lost); a suspend (-ESTRPIPE) is recovered too, however long `snd_pcm_recover`
-/// blocks.
+/// never does). The writer's work is a ``PCMWriter``: whole frames, straight
+/// or through the drift-compensating resampler, errors recovered there.
 ///
 /// Clock leadership:
 /// - system: the engine runs on the monotonic clock. Against a pacing card the
-///   two crystals drift, so when the card reports a queue (`snd_pcm_delay`), a
+///   two crystals drift, so once the card reports a queue (`snd_pcm_delay`), a
 ///   ``DriftCompensator`` steers an adaptive resampler to hold the fill at its
 ///   target. Against a non-pacing PCM (`null`, `file`) nothing drifts and the
 ///   bytes pass through untouched, sample for sample.
 /// - device: the card leads: after each write the sink reports the frames the
 ///   card has consumed to a ``DeviceTimebase`` that the engine runs on.
+///
+/// With a frame limit the sink takes exactly that many frames from the engine
+/// (the rest are not played), writes them all, drains the PCM and reports
+/// ``isComplete``: `wavert play --duration S` plays exactly round(S × rate) frames.
 public final class ALSASink: AudioSink, @unchecked Sendable {
     public let device: any PCMDevice
     public let format: StreamFormat
     public let deviceTimebase: DeviceTimebase?
     public let compensateDrift: Bool
-    private let ring: ByteRing
-    private let blockAlign: Int
+    /// Frames to play, then stop; nil: until ``finish()``.
+    public let frameLimit: UInt64?
+    let writer: PCMWriter
+    private let ring: FrameRing
     private var thread: RealTimeThread?
     private let stopping = Atomic<Bool>(false)
-
-    private let xrunCount = Atomic<UInt64>(0)
-    private let suspendCount = Atomic<UInt64>(0)
-    private let lost = Atomic<UInt64>(0)
-    private let written = Atomic<UInt64>(0)
-    private let queued = Atomic<Int>(-1)
-    private let ratioBits = Atomic<UInt64>(1.0.bitPattern)
-    private let fatal = Atomic<Int32>(0)
-
-    // Writer-thread buffers, allocated up front.
-    private let floatIn: UnsafeMutablePointer<Float>
-    private let floatOut: UnsafeMutablePointer<Float>
-    private let converted: UnsafeMutableRawPointer
-    private let chunkFrames: Int
-    private let resampler: AdaptiveResampler?
-    private var compensator: DriftCompensator
+    private let inputEnded = Atomic<Bool>(false)
+    private let received = Atomic<UInt64>(0)  // bytes taken from the engine (engine thread writes)
+    private let limitBytes: UInt64
 
     /// - Parameters:
-    ///   - ringMilliseconds: how much the engine may get ahead of the writer.
+    ///   - ringMilliseconds: how far the engine may get ahead of the writer (at
+    ///     least two ALSA buffers and two writes are kept, whatever is asked).
     ///   - compensateDrift: resample to follow a pacing card (system clock only).
-    public init(device: any PCMDevice, format: StreamFormat, ringMilliseconds: Int = 500,
-                compensateDrift: Bool = true, deviceTimebase: DeviceTimebase? = nil) throws(ALSAError)
+    ///   - frameLimit: play exactly this many frames, then drain and complete.
+    public convenience init(device: any PCMDevice, format: StreamFormat, ringMilliseconds: Int = 500,
+                            compensateDrift: Bool = true, deviceTimebase: DeviceTimebase? = nil,
+                            frameLimit: UInt64? = nil) throws(ALSAError)
+    {
+        try self.init(device: device, format: format, ringMilliseconds: ringMilliseconds, compensateDrift: compensateDrift,
+                      deviceTimebase: deviceTimebase, frameLimit: frameLimit, resampler: nil)
+    }
+
+    /// As above, with the resampler given (tests inject faults through it).
+    init(device: any PCMDevice, format: StreamFormat, ringMilliseconds: Int = 500, compensateDrift: Bool = true,
+         deviceTimebase: DeviceTimebase? = nil, frameLimit: UInt64? = nil, resampler: (any StreamingResampler)?) throws(ALSAError)
     {
         self.device = device
         self.format = format
         self.deviceTimebase = deviceTimebase
         self.compensateDrift = compensateDrift && deviceTimebase == nil
-        blockAlign = format.blockAlign
-        ring = ByteRing(capacity: max(format.bytesPerSecond * ringMilliseconds / 1000, 4 * device.bufferFrames * format.blockAlign))
-        chunkFrames = max(64, device.periodFrames)
-        let samples = (chunkFrames * 2 + 64) * format.channels
-        floatIn = .allocate(capacity: samples)
-        floatOut = .allocate(capacity: samples)
-        converted = .allocate(byteCount: samples * 4, alignment: 16)
-        resampler = self.compensateDrift ? try AdaptiveResampler(channels: format.channels) : nil
-        compensator = DriftCompensator(targetFrames: max(device.bufferFrames / 2, device.periodFrames), sampleRate: format.sampleRate)
-    }
-
-    deinit {
-        floatIn.deallocate()
-        floatOut.deallocate()
-        converted.deallocate()
+        self.frameLimit = frameLimit
+        limitBytes = frameLimit.map { $0 * UInt64(format.blockAlign) } ?? .max
+        let chunk = max(64, device.periodFrames)
+        let frames = max(format.sampleRate * ringMilliseconds / 1000, 2 * device.bufferFrames, 4 * chunk)
+        ring = FrameRing(frameBytes: format.blockAlign, capacityFrames: frames)
+        writer = try PCMWriter(device: device, format: format, ring: ring, compensateDrift: self.compensateDrift,
+                               deviceTimebase: deviceTimebase, resampler: resampler)
+        if frameLimit == 0 { inputEnded.store(true, ordering: .relaxed) }
     }
 
     // MARK: AudioSink
@@ -81,13 +73,22 @@ public final class ALSASink: AudioSink, @unchecked Sendable {
     public func prepare(format: StreamFormat) throws {
         guard thread == nil else { return }
         // Below the engine's priority: the engine must never wait on ALSA.
-        thread = RealTimeThread(configuration: .init(fifoPriority: 60, name: "wavert-alsa")) { [unowned self] t in self.writerLoop(t) }
+        thread = RealTimeThread(configuration: .init(fifoPriority: 60, name: "wavert-alsa")) { [unowned self] _ in self.writerLoop() }
     }
 
-    /// Engine thread: hands the bytes to the writer. Never blocks; a full ring drops and counts.
+    /// Engine thread: hands the bytes to the writer. Never blocks; a full ring
+    /// drops whole frames and counts them. Bytes past the frame limit are not played.
     public func consume(_ bytes: UnsafeRawBufferPointer) {
-        let n = ring.write(bytes)
-        if n < bytes.count { lost.add(UInt64((bytes.count - n) / blockAlign), ordering: .relaxed) }
+        let before = received.load(ordering: .relaxed)
+        guard before < limitBytes else { return }
+        let count = Int(min(UInt64(bytes.count), limitBytes - before))
+        let dropped = ring.write(UnsafeRawBufferPointer(rebasing: bytes[..<count]))
+        if dropped > 0 { writer.noteDropped(frames: dropped) }
+        received.store(before + UInt64(count), ordering: .relaxed)
+        if before + UInt64(count) == limitBytes {
+            inputEnded.store(true, ordering: .releasing)
+            ring.wake()
+        }
     }
 
     /// Lets the writer play out what is queued, drains the PCM and stops the thread.
@@ -97,148 +98,55 @@ public final class ALSASink: AudioSink, @unchecked Sendable {
         ring.wake()
         t.join()
         thread = nil
-        device.drain()
+        if !writer.drained { device.drain() }
     }
 
     // MARK: Figures (any thread)
 
     /// Underruns (-EPIPE) recovered.
-    public var xruns: UInt64 { xrunCount.load(ordering: .relaxed) }
+    public var xruns: UInt64 { writer.xruns }
     /// Suspends (-ESTRPIPE) recovered.
-    public var suspends: UInt64 { suspendCount.load(ordering: .relaxed) }
-    /// Frames dropped: backlog shed after an underrun, or a full ring.
-    public var framesLost: UInt64 { lost.load(ordering: .relaxed) }
-    /// Frames handed to ALSA.
-    public var framesWritten: UInt64 { written.load(ordering: .relaxed) }
+    public var suspends: UInt64 { writer.suspends }
+    /// Frames dropped: backlog shed after an underrun, stale resampled output, or a full ring.
+    public var framesLost: UInt64 { writer.framesLost }
+    /// Stream frames played (handed to ALSA, through the resampler when compensating).
+    public var framesPlayed: UInt64 { writer.framesPlayed }
+    /// Frames `snd_pcm_writei` took (as many as ``framesPlayed`` unless resampling).
+    public var framesWritten: UInt64 { writer.framesWritten }
     /// Frames the card had queued at the last write (`snd_pcm_delay`), if it says.
-    public var bufferFill: Int? {
-        let q = queued.load(ordering: .relaxed)
-        return q < 0 ? nil : q
-    }
-    /// Bytes waiting in the ring.
-    public var ringFill: Int { ring.readable }
+    public var bufferFill: Int? { writer.bufferFill }
+    /// Frames waiting in the ring.
+    public var ringFrames: Int { ring.readableFrames }
+    /// The ring's capacity in frames.
+    public var ringCapacityFrames: Int { ring.capacityFrames }
     /// The resampling ratio in use (1 when passing through).
-    public var resampleRatio: Double { Double(bitPattern: ratioBits.load(ordering: .relaxed)) }
+    public var resampleRatio: Double { writer.resampleRatio }
+    /// libsamplerate failures (`src_process` errors), and the last one.
+    public var resamplerErrors: UInt64 { writer.resamplerErrors }
+    public var lastResamplerError: ResamplerError? { writer.lastResamplerError }
     /// The errno of an unrecoverable write error, if one stopped the writer.
-    public var fatalError: Int32? {
-        let e = fatal.load(ordering: .relaxed)
-        return e == 0 ? nil : e
-    }
+    public var fatalError: Int32? { writer.fatalError }
+    /// With a frame limit: all of it was played and the PCM drained.
+    public var isComplete: Bool { writer.isFinished && writer.fatalError == nil }
 
     // MARK: Writer thread
 
-    private func writerLoop(_ t: RealTimeThread) {
-        var lastMeasure = wrt_monotonic_ns()
+    private func writerLoop() {
         while true {
-            let available = ring.readable / blockAlign
-            if available == 0 && stopping.load(ordering: .acquiring) { return }
-            if available < chunkFrames && !stopping.load(ordering: .acquiring) {
-                // Write whole periods; a finish() wakes us to flush the rest.
-                ring.wait(forAtLeast: chunkFrames * blockAlign, until: wrt_monotonic_ns() + 50_000_000)
+            let ending = stopping.load(ordering: .acquiring) || inputEnded.load(ordering: .acquiring)
+            switch writer.step(now: wrt_monotonic_ns(), endOfInput: ending) {
+            case .wrote:
                 continue
-            }
-            let piece = ring.peek(limit: min(available, chunkFrames) * blockAlign)
-            let frames = piece.count / blockAlign
-            guard frames > 0 else {
-                // The contiguous run ends inside a frame: never, since the ring is frame-aligned.
-                ring.consume(piece.count)
-                continue
-            }
-            let rc: Int
-            var usedFrames = frames
-            if let resampler, compensator.ratio != 1 {
-                toFloat(piece.baseAddress!, frames: frames)
-                let (used, generated) = resampler.process(floatIn, inputFrames: frames, ratio: compensator.ratio,
-                                                          into: floatOut, outputCapacity: chunkFrames * 2)
-                usedFrames = used
-                fromFloat(frames: generated)
-                rc = generated > 0 ? writeAll(converted, frames: generated) : 0
-            } else {
-                rc = device.write(piece.baseAddress!, count: frames)
-                usedFrames = max(0, rc)  // only what ALSA took leaves the ring
-                if rc == 0 {
-                    usleep(1_000)  // took nothing: try again shortly rather than spin
-                    continue
+            case .needsInput:
+                // Write whole periods; the last frames or a finish() wake us to flush the rest.
+                ring.wait(forFrames: writer.chunkFrames, until: wrt_monotonic_ns() + 50_000_000) {
+                    stopping.load(ordering: .acquiring) || inputEnded.load(ordering: .acquiring)
                 }
-            }
-            if rc < 0 {
-                if handle(error: Int32(-rc)) { continue }
+            case .deviceBusy:
+                usleep(1_000)  // ALSA took nothing: try again shortly rather than spin
+            case .finished:
                 return
             }
-            ring.consume(usedFrames * blockAlign)
-            written.add(UInt64(rc), ordering: .relaxed)  // frames ALSA took (resampled ones, when compensating)
-            observe(&lastMeasure)
-        }
-    }
-
-    /// Writes a whole converted block (resampling path); returns frames or -errno.
-    private func writeAll(_ data: UnsafeRawPointer, frames: Int) -> Int {
-        var done = 0
-        while done < frames {
-            let rc = device.write(data + done * blockAlign, count: frames - done)
-            if rc < 0 { return rc }
-            done += rc
-        }
-        return frames
-    }
-
-    /// Recovers from a write error; false when the error is fatal.
-    private func handle(error: Int32) -> Bool {
-        switch error {
-        case EPIPE:
-            xrunCount.add(1, ordering: .relaxed)
-            _ = device.recover(-EPIPE)
-            // The engine kept producing while the card starved: shed the backlog
-            // beyond the target, or the stream would play that much later from now on.
-            let keep = Int(compensator.targetFrames) * blockAlign
-            let excess = (ring.readable - keep) / blockAlign * blockAlign
-            if excess > 0 {
-                ring.consume(excess)
-                lost.add(UInt64(excess / blockAlign), ordering: .relaxed)
-            }
-            return true
-        case ESTRPIPE:
-            suspendCount.add(1, ordering: .relaxed)
-            while device.recover(-ESTRPIPE) == -EAGAIN { usleep(100_000) }
-            return true
-        case EAGAIN:
-            usleep(1_000)
-            return true
-        default:
-            fatal.store(error, ordering: .relaxed)
-            return false
-        }
-    }
-
-    /// After a write: the card's queue, the drift loop, the device timebase.
-    private func observe(_ last: inout UInt64) {
-        guard let delay = device.delay() else { return }
-        queued.store(delay, ordering: .relaxed)
-        let now = wrt_monotonic_ns()
-        if let deviceTimebase {
-            let consumed = Int64(written.load(ordering: .relaxed)) - Int64(delay)
-            if consumed > 0 { deviceTimebase.report(framesConsumed: UInt64(consumed), atHostTime: now) }
-        } else if compensateDrift, delay > 0 {
-            // Only a card that reports a queue paces, and only then can it drift.
-            let ratio = compensator.update(queuedFrames: delay, elapsed: Double(now - last) / 1e9)
-            ratioBits.store(ratio.bitPattern, ordering: .relaxed)
-        }
-        last = now
-    }
-
-    /// Interleaved samples to Float for the resampler, with the port layer's coding.
-    private func toFloat(_ src: UnsafeRawPointer, frames: Int) {
-        let bytes = format.sampleFormat.bytes
-        for i in 0..<(frames * format.channels) {
-            floatIn[i] = Float(SampleCoding.load(at: src + i * bytes, as: format.sampleFormat))
-        }
-    }
-
-    /// The resampler's Float output back to the stream's samples (clipped).
-    private func fromFloat(frames: Int) {
-        let bytes = format.sampleFormat.bytes
-        for i in 0..<(frames * format.channels) {
-            SampleCoding.store(Double(floatOut[i]), at: converted + i * bytes, as: format.sampleFormat)
         }
     }
 }

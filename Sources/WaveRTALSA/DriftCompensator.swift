@@ -27,6 +27,12 @@ public struct DriftCompensator: Sendable {
     /// The current ratio, from the last update.
     public private(set) var ratio: Double = 1
 
+    /// Forgets the smoothed fill (after an underrun the queue starts over) but
+    /// keeps the integral: the crystals drift as they did before.
+    public mutating func restartMeasurement() {
+        smoothed = nil
+    }
+
     /// Feeds one measurement of the frames queued in the card, `elapsed` seconds
     /// after the previous one; returns the new ratio.
     public mutating func update(queuedFrames: Int, elapsed: Double) -> Double {

@@ -16,22 +16,29 @@ public enum Player {
         public var makeMiniport: @Sendable () -> any MiniportWaveRT
         public var session: SessionConfiguration
         public var source: any SampleSource
-        /// ALSA PCM name. "default" falls back to a WAV file when it cannot be opened.
+        /// ALSA PCM name, looked up in the user's ALSA configuration (the
+        /// emulator's `wavert_capture` PCMs added). "default" falls back to a
+        /// WAV file when it cannot be opened.
         public var device: String
         public var clock: Clock
-        /// Seconds of wall time; nil: until the source ends or ``stop`` is set.
+        /// Seconds of audio: exactly round(duration × rate) frames are played.
+        /// nil: a file plays to its end, a tone until ``stop`` is set.
         public var duration: Double?
         /// Where the embedded fallback writes.
         public var fallbackPath: String
-        /// ALSA buffer, in milliseconds.
+        /// ALSA buffer, in milliseconds, and the periods it is split into.
         public var alsaLatencyMilliseconds: Int
-        /// Set it (e.g. from a SIGINT handler) to stop cleanly.
+        public var alsaPeriods: Int
+        /// How far the engine may get ahead of the ALSA writer, in milliseconds.
+        public var ringMilliseconds: Int
+        /// Set it (e.g. from a signal handler) to stop cleanly.
         public var stop: @Sendable () -> Bool
 
         public init(exampleName: String, makeMiniport: @escaping @Sendable () -> any MiniportWaveRT,
                     session: SessionConfiguration, source: any SampleSource, device: String = "default",
                     clock: Clock = .system, duration: Double? = nil, fallbackPath: String = "wavert-output.wav",
-                    alsaLatencyMilliseconds: Int = 80, stop: @escaping @Sendable () -> Bool = { false })
+                    alsaLatencyMilliseconds: Int = 80, alsaPeriods: Int = 4, ringMilliseconds: Int = 500,
+                    stop: @escaping @Sendable () -> Bool = { false })
         {
             self.exampleName = exampleName
             self.makeMiniport = makeMiniport
@@ -42,58 +49,20 @@ public enum Player {
             self.duration = duration
             self.fallbackPath = fallbackPath
             self.alsaLatencyMilliseconds = alsaLatencyMilliseconds
+            self.alsaPeriods = alsaPeriods
+            self.ringMilliseconds = ringMilliseconds
             self.stop = stop
         }
-    }
 
-    /// The `--report` JSON (a contract: scripts read these keys).
-    public struct Report: Sendable, Codable {
-        public var example: String
-        public var device: String
-        public var clock: Clock
-        public var framesPlayed: UInt64
-        public var glitches: UInt64
-        public var xruns: UInt64
-        public var framesLost: UInt64
-        public var dmaFaults: UInt64
-        public var wallSeconds: Double
-        /// The WAV file written when the default device could not be opened.
-        public var outputFile: String?
-        public var lateWrites: UInt64
-        /// Each glitch: when (seconds of stream time after RUN), where (frame), how many frames.
-        public var glitchEvents: [GlitchEvent]
-        public var leaks: [String]
-        public var notes: [String]
-    }
-
-    public struct GlitchEvent: Sendable, Codable {
-        public var kind: String
-        public var seconds: Double
-        public var frame: UInt64
-        public var frames: UInt64
-    }
-
-    /// A snapshot for the live status line.
-    public struct Status: Sendable {
-        public var seconds: Double
-        public var position: UInt64
-        public var glitches: UInt64
-        public var xruns: UInt64
-        public var bufferFill: Int?
-        public var ringBytes: Int
-    }
-
-    public enum PlayError: Error, CustomStringConvertible {
-        case alsa(ALSAError)
-        case session(SessionError)
-        case writer(device: String, errno: Int32)
-
-        public var description: String {
-            switch self {
-            case .alsa(let e): e.description
-            case .session(let e): e.description
-            case .writer(let d, let e): "ALSA PCM '\(d)' failed while playing: \(String(cString: strerror(e))) (errno \(e))"
+        /// The frames to play, when known up front: round(duration × rate), or
+        /// what is left of a file, whichever is less.
+        public var frameLimit: UInt64? {
+            var limit = duration.map { UInt64(($0 * Double(session.format.sampleRate)).rounded()) }
+            if let file = source as? AudioFileSource {
+                let left = UInt64(max(0, file.frameCount - file.framesRead))
+                limit = min(limit ?? left, left)
             }
+            return limit
         }
     }
 
@@ -104,8 +73,9 @@ public enum Player {
         var notes: [String] = []
         func note(_ s: String) { notes.append(s); say(s) }
         let format = options.session.format
+        // The user's ALSA configuration, with the emulator's PCMs where the user has none of that name.
         let configuration: ALSAConfiguration
-        do { configuration = try ALSAConfiguration(text: ALSAConfiguration.wavertText) } catch { throw .alsa(error) }
+        do { configuration = try ALSAConfiguration() } catch { throw .alsa(error) }
 
         // The device, or the embedded default: a WAV file through ALSA's file plugin.
         var deviceName = options.device
@@ -122,7 +92,7 @@ public enum Player {
             do { pcm = try ALSAPCM(name: deviceName, configuration: configuration) } catch { throw .alsa(error) }
         }
         do {
-            try pcm.configure(format: format, latencyMicroseconds: options.alsaLatencyMilliseconds * 1000)
+            try pcm.configure(format: format, latencyMicroseconds: options.alsaLatencyMilliseconds * 1000, periods: options.alsaPeriods)
         } catch { throw .alsa(error) }
 
         // Who leads the clock.
@@ -137,8 +107,12 @@ public enum Player {
                 clock = .system
             }
         }
+        let limit = options.frameLimit
         let sink: ALSASink
-        do { sink = try ALSASink(device: pcm, format: format, deviceTimebase: deviceTimebase) } catch { throw .alsa(error) }
+        do {
+            sink = try ALSASink(device: pcm, format: format, ringMilliseconds: options.ringMilliseconds,
+                                deviceTimebase: deviceTimebase, frameLimit: limit)
+        } catch { throw .alsa(error) }
         let engine = AudioEngine(timebase: deviceTimebase ?? MonotonicTimebase.shared)
         defer { engine.shutdown() }
 
@@ -152,25 +126,27 @@ public enum Player {
         }
         let start = wrt_monotonic_ns()
         let runStart = engine.timebase.now
+        // A run that cannot end by itself in twice its length plus a margin has stalled somewhere.
+        let patience = limit.map { UInt64(2e9 * Double($0) / Double(format.sampleRate)) + 5_000_000_000 }
         var nextStatus = start
         while true {
             let now = wrt_monotonic_ns()
-            let elapsed = Double(now - start) / 1e9
             if options.stop() { break }
-            if let d = options.duration, elapsed >= d { break }
-            if options.duration == nil, session.sourceHasPlayed { break }
-            if sink.fatalError != nil { break }
+            if sink.isComplete || sink.fatalError != nil { break }
+            if limit == nil, session.sourceHasPlayed { break }  // a source that ends, its length unknown up front
+            if let patience, now - start > patience {
+                note("wavert: stopped after \(sink.framesPlayed) of \(limit ?? 0) frames: the stream did not finish in \(patience / 1_000_000_000) s")
+                break
+            }
             if let status, now >= nextStatus {
-                status(Status(seconds: elapsed, position: session.hardware?.framesElapsed() ?? 0,
+                status(Status(seconds: Double(now - start) / 1e9, position: session.hardware?.framesElapsed() ?? 0,
                               glitches: session.hardware?.glitchCount ?? 0, xruns: sink.xruns,
-                              bufferFill: sink.bufferFill, ringBytes: sink.ringFill))
+                              bufferFill: sink.bufferFill, ringBytes: sink.ringFrames * format.blockAlign))
                 nextStatus = now + 100_000_000
             }
-            var deadline = now + 20_000_000
-            if let d = options.duration { deadline = min(deadline, start + UInt64(d * 1e9)) }
-            _ = wrt_sleep_until_monotonic_ns(deadline)
+            _ = wrt_sleep_until_monotonic_ns(now + 10_000_000)
         }
-        // RUN -> STOP, free everything; the sink drains as the stream leaves the engine.
+        // RUN -> STOP, free everything; the sink plays out what it holds and drains as the stream leaves the engine.
         let result = session.finish()
         // A miniport that leaks its buffer never detaches its stream: stop the writer
         // anyway before the PCM goes (finish() is a no-op when already done).
@@ -178,7 +154,10 @@ public enum Player {
         pcm.close()  // the file plugin writes its WAV header's lengths on close
         let wall = Double(wrt_monotonic_ns() - start) / 1e9
         if let e = sink.fatalError { throw .writer(device: deviceName, errno: e) }
-        return Report(example: options.exampleName, device: deviceName, clock: clock, framesPlayed: sink.framesWritten,
+        if sink.resamplerErrors > 0 {
+            note("wavert: libsamplerate failed \(sink.resamplerErrors) times (last: \(sink.lastResamplerError?.description ?? "-")); those periods played unconverted")
+        }
+        return Report(example: options.exampleName, device: deviceName, clock: clock, framesPlayed: sink.framesPlayed,
                       glitches: result.glitchCount, xruns: sink.xruns, framesLost: sink.framesLost,
                       dmaFaults: result.dmaFaultEvents, wallSeconds: wall, outputFile: outputFile,
                       lateWrites: result.lateWrites,
@@ -186,7 +165,8 @@ public enum Player {
                           GlitchEvent(kind: "\($0.kind)", seconds: Double($0.time &- runStart) / 1e9,
                                       frame: $0.position / UInt64(format.blockAlign), frames: $0.frames)
                       },
-                      leaks: result.leaks, notes: notes)
+                      leaks: result.leaks, notes: notes, alsaBufferFrames: pcm.bufferFrames, alsaPeriodFrames: pcm.periodFrames,
+                      framesWritten: sink.framesWritten, resamplerErrors: sink.resamplerErrors)
     }
 
     private static func absolute(_ path: String) -> String {

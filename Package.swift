@@ -96,7 +96,7 @@ let package = Package(
             name: "WaveRTCLI",
             dependencies: [
                 "WaveRT", "WaveRTALSA", "WaveRTDMA", "WaveRTEngine", "WaveRTExamples", "WaveRTPort", "WaveRTTiming",
-                "CALSA",
+                "CALSA", "CWaveRTShim",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

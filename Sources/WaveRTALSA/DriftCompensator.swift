@@ -8,7 +8,7 @@
 /// 0.1 rad/s, damping 0.7, and a few hundred frames of transient error for a
 /// 300 ppm step, with zero steady-state error (the integral absorbs the drift).
 public struct DriftCompensator: Sendable {
-    public let targetFrames: Double
+    public private(set) var targetFrames: Double
     public let sampleRate: Double
     public var kp: Double
     public var ki: Double
@@ -26,6 +26,15 @@ public struct DriftCompensator: Sendable {
 
     /// The current ratio, from the last update.
     public private(set) var ratio: Double = 1
+
+    /// Holds the queue at `frames` from now on: where the card started it.
+    /// The loop's job is the drift, not the latency; steering a card that
+    /// started 1,000 frames off target back to it would glide the pitch by the
+    /// full correction limit for seconds. The integral (the drift learnt) is kept.
+    public mutating func hold(at frames: Int) {
+        targetFrames = Double(frames)
+        smoothed = nil
+    }
 
     /// Forgets the smoothed fill (after an underrun the queue starts over) but
     /// keeps the integral: the crystals drift as they did before.

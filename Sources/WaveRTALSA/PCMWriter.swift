@@ -77,6 +77,7 @@ final class PCMWriter: @unchecked Sendable {
     private var outputToDiscard = 0   // resampler output that stands for the primed history
     private var tailFlushed = false
     private var lastObservation: UInt64?
+    private var writtenSinceStart = 0  // frames ALSA took since the stream (re)started
     // The last frames written straight: the resampler's history when it takes over.
     private static let historyCapacity = 128
     private let history: UnsafeMutableRawPointer
@@ -186,6 +187,7 @@ final class PCMWriter: @unchecked Sendable {
         ring.consume(frames: rc)  // only what ALSA took leaves the ring
         streamFrames.add(UInt64(rc), ordering: .relaxed)
         deviceFrames.add(UInt64(rc), ordering: .relaxed)
+        writtenSinceStart += rc
         observe(now: now)
         return .wrote
     }
@@ -220,6 +222,7 @@ final class PCMWriter: @unchecked Sendable {
         pendingStart += rc
         pendingFrames -= rc
         deviceFrames.add(UInt64(rc), ordering: .relaxed)
+        writtenSinceStart += rc
         observe(now: now)
         return .wrote
     }
@@ -266,7 +269,7 @@ final class PCMWriter: @unchecked Sendable {
             _ = device.recover(-EPIPE)
             // The engine kept producing while the card starved: shed the backlog
             // beyond the target, or the stream would play that much later from now on.
-            let excess = ring.readableFrames - Int(compensator.targetFrames)
+            let excess = ring.readableFrames - max(device.bufferFrames / 2, device.periodFrames)
             if excess > 0 {
                 ring.consume(frames: excess)
                 lost.add(UInt64(excess), ordering: .relaxed)
@@ -285,6 +288,7 @@ final class PCMWriter: @unchecked Sendable {
             }
             compensator.restartMeasurement()
             lastObservation = nil
+            writtenSinceStart = 0
             return .wrote
         case ESTRPIPE:
             suspendCount.add(1, ordering: .relaxed)
@@ -303,7 +307,6 @@ final class PCMWriter: @unchecked Sendable {
     private func observe(now: UInt64) {
         guard let delay = device.delay() else { return }
         queued.store(delay, ordering: .relaxed)
-        defer { lastObservation = now }
         if let deviceTimebase {
             let consumed = Int64(deviceFrames.load(ordering: .relaxed)) - Int64(delay)
             if consumed > 0 { deviceTimebase.report(framesConsumed: UInt64(consumed), atHostTime: now) }
@@ -315,7 +318,14 @@ final class PCMWriter: @unchecked Sendable {
             guard delay > 0 else { return }
             enterResampling()
         }
+        // Until the card runs (it starts at half its buffer: ALSAPCM's start
+        // threshold) its queue only grows with what is written and says nothing
+        // about drift; steering on it would glide the pitch at every start.
+        guard writtenSinceStart >= device.bufferFrames / 2 else { return }
+        // The first look at a running card sets the fill to hold (see DriftCompensator.hold).
+        if lastObservation == nil { compensator.hold(at: delay) }
         let elapsed = lastObservation.map { Double(now &- $0) / 1e9 } ?? 0
+        lastObservation = now
         ratioBits.store(compensator.update(queuedFrames: delay, elapsed: elapsed).bitPattern, ordering: .relaxed)
     }
 

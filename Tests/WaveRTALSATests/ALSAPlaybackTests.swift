@@ -174,13 +174,3 @@ import WaveRTALSA
         #expect(captured != ExampleLifecycleReference.tone(440, -12, format: .cd48k, bytes: captured.count))
     }
 }
-
-/// The ideal signal, sample for sample.
-enum ExampleLifecycleReference {
-    static func tone(_ hz: Double, _ dbfs: Double, format: StreamFormat, bytes count: Int) -> [UInt8] {
-        let tone = ToneGenerator(frequency: hz, levelDBFS: dbfs)
-        var out = [UInt8](repeating: 0, count: count)
-        _ = out.withUnsafeMutableBytes { tone.read(frames: count / format.blockAlign, into: $0.baseAddress!, format: format) }
-        return out
-    }
-}

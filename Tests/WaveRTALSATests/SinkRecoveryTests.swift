@@ -107,28 +107,43 @@ final class StallingPCM: PCMDevice, @unchecked Sendable {
         #expect(without.maxDeviation > abs(ppm) * 48_000 * 3_600 * 1e-6 * 0.9)
     }
 
-    @Test func resamplerFollowsTheRatio() throws {
-        // 1 s of a 440 Hz sine through libsamplerate at +300 ppm, in 480-frame blocks.
+    /// 1 s of a 440 Hz sine through libsamplerate in 480-frame blocks at `ratio`: all it generated.
+    func resample(ratio: Double) throws -> [Double] {
         let resampler = try AdaptiveResampler(channels: 1)
         var input = [Float](repeating: 0, count: 480)
         var output = [Float](repeating: 0, count: 1_024)
-        var generated = 0, n = 0
+        var generated: [Double] = []
+        var n = 0
         for _ in 0..<100 {
-            for i in 0..<480 { input[i] = Float(sin(2 * Double.pi * 440 * Double(n + i) / 48_000)) }
+            for i in 0..<480 { input[i] = Float(0.5 * sin(2 * Double.pi * 440 * Double(n + i) / 48_000)) }
             n += 480
             var offset = 0
             while offset < 480 {
-                let (used, made) = input.withUnsafeBufferPointer { inp in
-                    output.withUnsafeMutableBufferPointer { out in
-                        resampler.process(inp.baseAddress! + offset, inputFrames: 480 - offset, ratio: 1.0003,
-                                          into: out.baseAddress!, outputCapacity: 1_024)
+                let (used, made) = try input.withUnsafeBufferPointer { inp in
+                    try output.withUnsafeMutableBufferPointer { out in
+                        try resampler.process(inp.baseAddress! + offset, inputFrames: 480 - offset, ratio: ratio,
+                                              into: out.baseAddress!, outputCapacity: 1_024, endOfInput: false)
                     }
                 }
                 offset += used
-                generated += made
+                generated += output[0..<made].map(Double.init)
             }
         }
-        // The converter holds back its filter's latency; the rest follows the ratio.
-        #expect(abs(Double(generated) - 48_000 * 1.0003) < 256, "\(generated) frames")
+        return generated
+    }
+
+    @Test func resamplerFollowsTheRatio() throws {
+        let unity = try resample(ratio: 1), fast = try resample(ratio: 1.0003), slow = try resample(ratio: 0.9997)
+        // The converter holds back its filter's latency whatever the ratio, so the
+        // differences in length are the ratio's alone: 48,000 x 0.0003 = 14.4 frames.
+        #expect(abs(Double(fast.count - unity.count) - 14.4) <= 1, "\(fast.count) vs \(unity.count) frames")
+        #expect(abs(Double(slow.count - unity.count) + 14.4) <= 1, "\(slow.count) vs \(unity.count) frames")
+        // The pitch in samples follows too: 440 Hz becomes 440 / ratio per nominal sample.
+        let omega = 2 * Double.pi * 440 / 48_000
+        for (signal, ratio) in [(unity, 1.0), (fast, 1.0003), (slow, 0.9997)] {
+            let fit = SineFit(signal[1_000..<(signal.count - 1_000)], omega: omega, iterations: 6)
+            #expect(abs(fit.omega / omega * ratio - 1) < 2e-5, "ratio \(ratio): fitted \(fit.omega / omega)")
+            #expect(fit.snrDB > 80, "ratio \(ratio): SNR \(fit.snrDB) dB")
+        }
     }
 }

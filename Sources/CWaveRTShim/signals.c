@@ -1,6 +1,7 @@
 // Stop signals: what Ctrl-C, `timeout`, systemd and CI runners send.
 #include "CWaveRTShim.h"
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -21,10 +22,16 @@ int wrt_install_stop_signals(void) {
     sigemptyset(&action.sa_mask);
     action.sa_flags = SA_RESTART;  // interrupted reads and writes resume; sleepers re-check the flag
     const int signals[] = { SIGINT, SIGTERM, SIGHUP };
+    sigset_t stop;
+    sigemptyset(&stop);
     for (unsigned i = 0; i < sizeof signals / sizeof signals[0]; i++) {
         if (sigaction(signals[i], &action, NULL) != 0) return errno;
+        sigaddset(&stop, signals[i]);
     }
-    return 0;
+    // A process may start with them blocked (the mask survives exec: some
+    // launchers spawn children with every signal blocked). Unblocked here, in
+    // the thread that runs the player, and so in every thread it starts.
+    return pthread_sigmask(SIG_UNBLOCK, &stop, NULL);
 }
 
 int wrt_stop_signal(void) { return atomic_load(&first_stop_signal); }

@@ -1,4 +1,5 @@
 import CALSA
+import CALSAShim
 import Glibc
 
 /// An ALSA configuration tree for `snd_pcm_open_lconf`: the user's own
@@ -21,6 +22,8 @@ public final class ALSAConfiguration: @unchecked Sendable {
     /// - Parameter userFiles: the configuration files, ':'-separated, as in
     ///   `ALSA_CONFIG_PATH`; nil reads what `snd_pcm_open` reads.
     public init(userFiles: String? = nil, adding text: String = ALSAConfiguration.wavertText) throws(ALSAError) {
+        // alsa-lib's own messages would repeat ours on stderr (WAVERT_ALSA_VERBOSE keeps them).
+        if ProcessInfoLite.environment("WAVERT_ALSA_VERBOSE") == nil { wrt_alsa_silence_errors() }
         let environment = getenv("ALSA_CONFIG_PATH").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
         origin = userFiles ?? environment.map { "ALSA_CONFIG_PATH=\($0)" } ?? "\(String(cString: snd_config_topdir()))/alsa.conf"
         var top: OpaquePointer?

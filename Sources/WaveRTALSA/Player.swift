@@ -124,6 +124,7 @@ public enum Player {
         } catch {
             throw .session(error)
         }
+        let cyclicBufferBytes = session.stream.bufferBytes
         let start = wrt_monotonic_ns()
         let runStart = engine.timebase.now
         // A run that cannot end by itself in twice its length plus a margin has stalled somewhere.
@@ -166,7 +167,8 @@ public enum Player {
                                       frame: $0.position / UInt64(format.blockAlign), frames: $0.frames)
                       },
                       leaks: result.leaks, notes: notes, alsaBufferFrames: pcm.bufferFrames, alsaPeriodFrames: pcm.periodFrames,
-                      framesWritten: sink.framesWritten, resamplerErrors: sink.resamplerErrors)
+                      framesWritten: sink.framesWritten, resamplerErrors: sink.resamplerErrors,
+                      cyclicBufferFrames: cyclicBufferBytes / format.blockAlign, ringFrames: sink.ringCapacityFrames)
     }
 
     private static func absolute(_ path: String) -> String {

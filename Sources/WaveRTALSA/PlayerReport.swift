@@ -29,6 +29,10 @@ extension Player {
         public var framesWritten: UInt64
         /// libsamplerate failures (each chunk concerned played unconverted).
         public var resamplerErrors: UInt64
+        /// The rings the frames went round: the miniport's cyclic buffer and the
+        /// engine-to-writer ring, in frames.
+        public var cyclicBufferFrames: Int
+        public var ringFrames: Int
     }
 
     public struct GlitchEvent: Sendable, Codable {

@@ -14,6 +14,8 @@ import WaveRTALSA
 /// `null` captures what the whole miniport path played, and the captured WAV is
 /// analysed here. Real time is measured, not timed: assertions are on ratios.
 @Suite(.serialized) struct ALSAPlaybackTests {
+    init() { ALSATestEnvironment.setUp() }
+
     static let resources = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Resources/alsa/wavert.conf")
 
@@ -22,11 +24,12 @@ import WaveRTALSA
     }
 
     static func options(_ example: ExampleMiniport, device: String, duration: Double?, source: any SampleSource,
-                        faithful: Bool = false, clock: Player.Clock = .system, stop: @escaping @Sendable () -> Bool = { false }) -> Player.Options
+                        format: StreamFormat? = nil, faithful: Bool = false, clock: Player.Clock = .system,
+                        stop: @escaping @Sendable () -> Bool = { false }) -> Player.Options
     {
         Player.Options(exampleName: example.name, makeMiniport: example.make,
                        // 40 ms buffers: zero glitches even when the engine wakes ~18 ms late on a loaded CI machine.
-                       session: SessionConfiguration(format: example.format, bufferMilliseconds: max(example.bufferMilliseconds, 40),
+                       session: SessionConfiguration(format: format ?? example.format, bufferMilliseconds: max(example.bufferMilliseconds, 40),
                                                      notificationCount: example.notificationCount, clientMode: example.clientMode,
                                                      dmaProfile: example.profile, faithfulFaults: faithful),
                        source: source, device: device, clock: clock, duration: duration, stop: stop)
@@ -75,6 +78,7 @@ import WaveRTALSA
         let captured = try Self.decode(path, as: format)
         let frames = captured.count / format.blockAlign
         #expect(UInt64(frames) == report.framesPlayed)
+        #expect(frames == 48_000)  // exactly the duration: round(1.0 s x 48 kHz)
         // Duration: the audio is as long as the run, and the run took as long as the audio.
         let audioSeconds = Double(frames) / Double(format.sampleRate)
         #expect(audioSeconds / requested > 0.9 && audioSeconds / requested < 1.1, "\(audioSeconds) s of audio")
@@ -87,23 +91,86 @@ import WaveRTALSA
         #expect(captured == reference)
     }
 
-    @Test func formatConversionThroughPlug() throws {
+    /// ALSA's `plug` converting to S32 on the way to the file: each 32-bit sample is
+    /// the stream's left-justified, every sample of every channel, no frame cut.
+    @Test(arguments: [
+        StreamFormat.cd48k,
+        try! StreamFormat(sampleRate: 44_100, channels: 6, sampleFormat: .int24),
+        try! StreamFormat(sampleRate: 96_000, channels: 8, sampleFormat: .int16),
+        try! StreamFormat(sampleRate: 48_000, channels: 2, sampleFormat: .int24),
+    ])
+    func formatConversionThroughPlug(format: StreamFormat) throws {
         let example = try #require(ExampleMiniport.named("simple"))
         let path = Self.temporaryWAV()
         defer { try? FileManager.default.removeItem(atPath: path) }
-        _ = try Player.play(Self.options(example, device: "wavert_capture_s32:FILE=\(path)", duration: 0.3,
-                                         source: ToneGenerator(frequency: 1000)))
-        let file = try AudioFileSource(path: path)
-        #expect(file.fileSampleFormat == .int32)  // plug converted S16 to S32 on the way
-        let s32 = try StreamFormat(sampleRate: 48_000, channels: 2, sampleFormat: .int32)
-        let wide = try Self.decode(path, as: s32)
-        let reference = ExampleLifecycleReference.tone(1000, -12, format: .cd48k, bytes: wide.count / 2)
-        // Each 32-bit sample is the 16-bit one shifted left by 16.
-        for i in stride(from: 0, to: reference.count / 2, by: 97) {
-            let narrow = Int32(Int16(bitPattern: UInt16(reference[2 * i]) | UInt16(reference[2 * i + 1]) << 8))
-            let w = wide.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self) }
-            #expect(w == narrow << 16)
+        let report = try Player.play(Self.options(example, device: "wavert_capture_s32:FILE=\(path)", duration: 0.3,
+                                                  source: ToneGenerator(frequency: 1000), format: format))
+        let wav = try WAVFile(path: path)
+        #expect(wav.bitsPerSample == 32 && wav.channels == format.channels)  // plug converted on the way
+        let frames = Int((0.3 * Double(format.sampleRate)).rounded())
+        #expect(wav.frames == frames && report.framesPlayed == UInt64(frames))
+        let reference = ExampleLifecycleReference.tone(1000, -12, format: format, bytes: frames * format.blockAlign)
+        let shift = 32 - format.sampleFormat.bits
+        var wrong = 0
+        reference.withUnsafeBytes { ref in
+            wav.data.withUnsafeBytes { wide in
+                for i in 0..<min(frames, wav.frames) * format.channels {
+                    let p = ref.baseAddress! + i * format.sampleFormat.bytes
+                    let narrow: Int32 = format.sampleFormat == .int16
+                        ? Int32(Int16(littleEndian: p.loadUnaligned(as: Int16.self)))
+                        : Int32(p.load(fromByteOffset: 0, as: UInt8.self)) | Int32(p.load(fromByteOffset: 1, as: UInt8.self)) << 8
+                            | Int32(Int8(bitPattern: p.load(fromByteOffset: 2, as: UInt8.self))) << 16
+                    if wide.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self) != narrow << shift { wrong += 1 }
+                }
+            }
         }
+        #expect(wrong == 0, "\(format): \(wrong) samples differ")
+    }
+
+    /// `--duration S` plays exactly round(S x rate) frames, the last period drained.
+    @Test(arguments: [(44_100, 0.3), (44_100, 1.0), (48_000, 0.25), (96_000, 0.1), (22_050, 0.0101)])
+    func durationPlaysExactlyTheRoundedFrames(rate: Int, seconds: Double) throws {
+        let example = try #require(ExampleMiniport.named("hda"))
+        let path = Self.temporaryWAV()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let format = try StreamFormat(sampleRate: rate, channels: 2, sampleFormat: .int16)
+        let report = try Player.play(Self.options(example, device: ALSATestEnvironment.capture(path), duration: seconds,
+                                                  source: ToneGenerator(frequency: 440, levelDBFS: -12), format: format))
+        let expected = Int((seconds * Double(rate)).rounded())
+        let wav = try WAVFile(path: path)
+        #expect(wav.frames == expected && wav.headerFrames == expected, "\(wav.frames) frames, expected \(expected)")
+        #expect(report.framesPlayed == UInt64(expected))
+        #expect(wav.data == ExampleLifecycleReference.tone(440, -12, format: format, bytes: expected * format.blockAlign))
+    }
+
+    /// A 24-bit, 6-channel file plays at its own format: every sample, every
+    /// channel (each its own tone), to its last frame and no further.
+    @Test func a24BitFileSourcePlaysAtItsOwnFormat() throws {
+        let format = try StreamFormat(sampleRate: 44_100, channels: 6, sampleFormat: .int24)
+        let source = ALSATestEnvironment.temporaryPath("source")
+        let path = Self.temporaryWAV()
+        defer {
+            try? FileManager.default.removeItem(atPath: source)
+            try? FileManager.default.removeItem(atPath: path)
+        }
+        let frames = 13_337
+        let sample: (Int, Int) -> Double = { f, c in 0.5 * sin(2 * Double.pi * Double(200 + 100 * c) * Double(f) / 44_100) }
+        try AudioFileSource.writeWAV(path: source, format: format, frames: frames, sample: sample)
+        let file = try AudioFileSource(path: source)
+        #expect(file.fileSampleFormat == .int24)
+        let example = try #require(ExampleMiniport.named("simple"))
+        let report = try Player.play(Self.options(example, device: ALSATestEnvironment.capture(path), duration: nil,
+                                                  source: file, format: format))
+        let wav = try WAVFile(path: path)
+        #expect(wav.frames == frames && report.framesPlayed == UInt64(frames))
+        var expected = [UInt8](repeating: 0, count: frames * format.blockAlign)
+        expected.withUnsafeMutableBytes { buf in
+            for f in 0..<frames {
+                for c in 0..<6 { SampleCoding.store(sample(f, c), at: buf.baseAddress! + f * 18 + c * 3, as: .int24) }
+            }
+        }
+        let mismatch = ExampleLifecycleReference.mismatch(wav.data, expected, format: format)
+        #expect(mismatch == nil, "\(String(describing: mismatch))")
     }
 
     @Test func aMissingDeviceIsAClearError() throws {
@@ -118,8 +185,9 @@ import WaveRTALSA
         }
     }
 
-    @Test func theDefaultDeviceFallsBackToAFileWithoutASoundCard() throws {
-        guard (try? ALSAPCM(name: "default")) == nil else { return }  // a machine with a card plays for real
+    @Test func theDefaultDeviceFallsBackToAFileWhenItCannotOpen() throws {
+        // The test configuration's default cannot open, sound card or not.
+        #expect(throws: ALSAError.self) { try ALSAPCM(name: "default", configuration: ALSAConfiguration()) }
         let example = try #require(ExampleMiniport.named("simple"))
         let path = Self.temporaryWAV()
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -128,9 +196,13 @@ import WaveRTALSA
         let said = Mutex<[String]>([])
         let report = try Player.play(options, say: { line in said.withLock { $0.append(line) } })
         #expect(report.outputFile == path)
+        #expect(report.device == "wavert_capture:FILE=\(path)")
         #expect(said.withLock { $0 }.count == 1)
         #expect(said.withLock { $0 }.first?.contains("no sound card") == true)
-        #expect(FileManager.default.fileExists(atPath: path))
+        // The fallback plays the whole run into the file.
+        let wav = try WAVFile(path: path)
+        #expect(wav.frames == 14_400 && report.framesPlayed == 14_400)
+        #expect(wav.data == ExampleLifecycleReference.tone(440, -12, format: .cd48k, bytes: 14_400 * 4))
     }
 
     @Test func aNonPacingDeviceCannotLeadTheClock() throws {

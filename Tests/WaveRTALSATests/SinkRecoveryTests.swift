@@ -41,6 +41,8 @@ final class StallingPCM: PCMDevice, @unchecked Sendable {
 }
 
 @Suite(.serialized) struct SinkRecoveryTests {
+    init() { ALSATestEnvironment.setUp() }
+
     @Test func aForcedUnderrunIsRecoveredAndCounted() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("wavert-xrun-\(UUID()).wav").path
         defer { try? FileManager.default.removeItem(atPath: path) }

@@ -52,8 +52,9 @@ int wrt_futex_wake(uint32_t *word, int count);
 /// sigaction(SIGINT, SIGTERM, SIGHUP): the first of them is recorded for
 /// wrt_stop_signal() and the program winds down cleanly; a second one calls
 /// _exit(128 + signo) at once. The handler is async-signal-safe (an atomic
-/// exchange, then _exit), which a Swift closure cannot promise.
-/// Returns 0 or an errno value.
+/// exchange, then _exit), which a Swift closure cannot promise. The three
+/// signals are unblocked in the calling thread (pthread_sigmask), since a
+/// process may inherit them blocked. Returns 0 or an errno value.
 int wrt_install_stop_signals(void);
 
 /// The first stop signal received (SIGINT, SIGTERM or SIGHUP), or 0.

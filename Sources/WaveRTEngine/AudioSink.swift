@@ -9,7 +9,8 @@ import Synchronization
 public protocol AudioSink: AnyObject, Sendable {
     /// Called before the stream first runs.
     func prepare(format: StreamFormat) throws
-    /// Bytes (whole frames) leaving the FIFO, in order.
+    /// Bytes leaving the FIFO, in order. The DMA moves whole bursts, not
+    /// frames: a frame may begin in one call and end in the next.
     func consume(_ bytes: UnsafeRawBufferPointer)
     /// Called when the stream is removed from the engine.
     func finish()

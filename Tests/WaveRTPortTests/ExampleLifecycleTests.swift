@@ -134,4 +134,77 @@ import WaveRTExamples
         #expect(report.lateWrites >= 5)
         #expect(report.glitchCount >= 5)
     }
+
+    /// Every format the CLI accepts, including frame sizes that share no factor
+    /// with the controllers' alignments (3-, 15-, 21-byte frames).
+    static let formats: [StreamFormat] = {
+        var all = [StreamFormat.SampleFormat.int16, .int24, .int32, .float32].flatMap { sample in
+            [1, 2, 6, 8].flatMap { channels in
+                [44_100, 48_000, 96_000].map { try! StreamFormat(sampleRate: $0, channels: channels, sampleFormat: sample) }
+            }
+        }
+        all += [(8_000, 1, StreamFormat.SampleFormat.int16), (44_100, 3, .int24), (48_000, 5, .int24), (96_000, 7, .int24),
+                (48_000, 32, .int24), (48_000, 32, .int32), (192_000, 2, .int24), (22_050, 6, .float32)]
+            .map { try! StreamFormat(sampleRate: $0.0, channels: $0.1, sampleFormat: $0.2) }
+        return all
+    }()
+
+    /// Each example takes each format: its packets are whole frames and whole
+    /// multiples of the controller's alignment (a descriptor starts at every
+    /// packet boundary), and the DMA reads exactly the source's samples.
+    @Test(arguments: ["simple", "hda", "isa"])
+    func everyFormatPlaysSampleExactOnEveryExample(name: String) throws {
+        let example = try #require(ExampleMiniport.named(name))
+        var failures: [String] = []
+        for format in Self.formats {
+            do {
+                let run = try Self.start(example, source: ToneGenerator(frequency: 997, levelDBFS: -3), format: format,
+                                         bufferMilliseconds: 20)
+                let stream = run.session.stream
+                let packet = stream.bufferBytes / example.notificationCount
+                let alignment = name == "hda" ? 128 : example.profile.segmentAlignment
+                if packet % format.blockAlign != 0 || packet % alignment != 0 {
+                    failures.append("\(format): \(packet)-byte packets")
+                }
+                run.clock.advance(by: 100_000_000)
+                // The DMA moves whole bursts, so the last frame collected may be partial: whole frames only.
+                let collected = run.sink.bytes
+                let played = Array(collected.prefix(collected.count / format.blockAlign * format.blockAlign))
+                let expected = Self.reference({ ToneGenerator(frequency: 997, levelDBFS: -3) }, format: format, bytes: played.count)
+                if played.count < format.bytesPerSecond / 10 || played != expected { failures.append("\(format): samples differ") }
+                let report = run.session.finish()
+                if report.glitchCount != 0 || !report.leaks.isEmpty { failures.append("\(format): glitches or leaks") }
+            } catch {
+                failures.append("\(format): \(error)")
+            }
+        }
+        #expect(failures.isEmpty, "\(name): \(failures.joined(separator: "; "))")
+    }
+
+    /// The case from the field: 24-bit stereo on pcie64-sg (4-byte aligned)
+    /// used to put a descriptor at a 2-byte boundary and refuse to start.
+    @Test func twentyFourBitStereoStartsOnTheSimpleExample() throws {
+        let example = try #require(ExampleMiniport.named("simple"))
+        let format = try StreamFormat(sampleRate: 48_000, channels: 2, sampleFormat: .int24)
+        let run = try Self.start(example, source: ToneGenerator(frequency: 440), format: format)
+        let list = try #require(run.session.hardware).dma.programmedDescriptors
+        #expect(list.allSatisfy { $0.address.rawValue % 4 == 0 })
+        #expect(run.session.stream.bufferBytes % 12 == 0)
+        run.session.finish()
+    }
+
+    /// A buffer too short for one aligned packet of the format: the example says
+    /// which frames, which alignment and what a packet must be a multiple of.
+    @Test func aBufferTooShortForOneAlignedPacketSaysWhy() throws {
+        let example = try #require(ExampleMiniport.named("hda"))
+        let format = try StreamFormat(sampleRate: 8_000, channels: 7, sampleFormat: .int24)
+        do {
+            _ = try Self.start(example, source: ToneGenerator(frequency: 440), format: format)
+            Issue.record("a 4 KiB buffer held two 5,376-byte packets")
+        } catch let error as SessionError {
+            let text = error.description
+            #expect(text.contains("hold no 2 packets of whole 21-byte frames"), "\(text)")
+            #expect(text.contains("aligned to 128 bytes (a packet is a multiple of 2688 bytes)"), "\(text)")
+        }
+    }
 }

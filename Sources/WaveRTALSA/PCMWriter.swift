@@ -266,7 +266,9 @@ final class PCMWriter: @unchecked Sendable {
         switch error {
         case EPIPE:
             xrunCount.add(1, ordering: .relaxed)
-            _ = device.recover(-EPIPE)
+            let recovered = device.recover(-EPIPE)
+            // A PCM that cannot even be prepared again would fail every write: stop rather than spin.
+            if recovered < 0 { return fail(-recovered) }
             // The engine kept producing while the card starved: shed the backlog
             // beyond the target, or the stream would play that much later from now on.
             let excess = ring.readableFrames - max(device.bufferFrames / 2, device.periodFrames)
@@ -292,15 +294,24 @@ final class PCMWriter: @unchecked Sendable {
             return .wrote
         case ESTRPIPE:
             suspendCount.add(1, ordering: .relaxed)
-            while device.recover(-ESTRPIPE) == -EAGAIN { usleep(100_000) }
-            return .wrote
+            var recovered = device.recover(-ESTRPIPE)
+            while recovered == -EAGAIN {
+                usleep(100_000)
+                recovered = device.recover(-ESTRPIPE)
+            }
+            return recovered < 0 ? fail(-recovered) : .wrote
         case EAGAIN, EINTR:
             return .deviceBusy
         default:
-            fatal.store(error, ordering: .relaxed)
-            done.store(true, ordering: .releasing)
-            return .finished
+            return fail(error)
         }
+    }
+
+    /// Stops the writer for good on an unrecoverable errno.
+    private func fail(_ error: Int32) -> Progress {
+        fatal.store(error, ordering: .relaxed)
+        done.store(true, ordering: .releasing)
+        return .finished
     }
 
     /// After a write: the card's queue, the drift loop, the device timebase.

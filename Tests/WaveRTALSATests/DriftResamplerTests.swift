@@ -138,4 +138,18 @@ import WaveRTPort
         #expect(rig.worstSeam <= 1e-3, "\(rig.summary)")
         #expect(rig.card.underruns == 1, "\(rig.summary)")
     }
+
+    @Test func aCardThatCannotRecoverStopsTheWriterWithItsError() throws {
+        let rig = try DriftRig(format: Self.s16mono, ppm: 0)
+        rig.run(seconds: 1)
+        rig.card.recoverError = ENODEV  // unplugged while playing
+        let stallFrom = rig.now
+        rig.run(seconds: 0.3) { $0 > stallFrom && $0 < stallFrom + 200_000_000 }
+        #expect(rig.writer.xruns == 1)
+        #expect(rig.writer.fatalError == ENODEV)
+        #expect(rig.writer.isFinished)
+        let writes = rig.card.writes
+        #expect(rig.writer.step(now: rig.now, endOfInput: false) == .finished)
+        #expect(rig.card.writes == writes)  // nothing more is tried
+    }
 }

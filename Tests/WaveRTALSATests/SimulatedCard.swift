@@ -22,6 +22,8 @@ final class SimulatedCard: PCMDevice, @unchecked Sendable {
     var busyEvery = 0
     /// Until this host time, `snd_pcm_delay` says 0 (like a plugin that cannot tell yet).
     var silentDelayUntil: UInt64 = 0
+    /// When set, `snd_pcm_recover` fails with this errno (a card unplugged).
+    var recoverError: Int32 = 0
     /// What the DAC plays, frame by frame, as it plays it.
     var played: (UnsafeRawPointer, Int) -> Void = { _, _ in }
 
@@ -105,6 +107,7 @@ final class SimulatedCard: PCMDevice, @unchecked Sendable {
 
     func recover(_ error: Int32) -> Int32 {
         guard error == -EPIPE else { return error }
+        if recoverError != 0 { return -recoverError }
         // snd_pcm_prepare: the queue is dropped, the card waits for the start threshold again.
         inXrun = false
         queued = 0

@@ -34,7 +34,8 @@ enum ALSATestEnvironment {
 
     static let configurationPath: String = {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("wavert-alsa-tests-\(getpid()).conf").path
-        FileManager.default.createFile(atPath: path, contents: Data(configurationText.utf8))
+        precondition(FileManager.default.createFile(atPath: path, contents: Data(configurationText.utf8)),
+                     "cannot write the test ALSA configuration at \(path)")
         setenv("ALSA_CONFIG_PATH", path, 1)
         return path
     }()

@@ -27,8 +27,8 @@ import WaveRTPort
         let err = ALSATestEnvironment.temporaryPath("stderr", "txt")
 
         init(_ arguments: [String], environment: [String: String]? = nil) throws {
-            FileManager.default.createFile(atPath: out, contents: nil)
-            FileManager.default.createFile(atPath: err, contents: nil)
+            _ = FileManager.default.createFile(atPath: out, contents: nil)
+            _ = FileManager.default.createFile(atPath: err, contents: nil)
             process.executableURL = URL(fileURLWithPath: PlayCommandTests.wavert)
             process.arguments = arguments
             if let environment { process.environment = environment }

@@ -66,3 +66,12 @@ int wrt_futex_wait_until(uint32_t *word, uint32_t expected, uint64_t deadline) {
 int wrt_futex_wake(uint32_t *word, int count) {
     return (int)syscall(SYS_futex, word, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, count, NULL, NULL, 0);
 }
+
+_Thread_local uint8_t wrt_tls_irql = 0;
+_Thread_local const void *wrt_tls_pass = NULL;
+_Thread_local const void *wrt_tls_vclock = NULL;
+_Thread_local uint64_t wrt_tls_vclock_stall = 0;
+_Thread_local const void *wrt_tls_machine = NULL;
+_Thread_local uint32_t wrt_tls_spinlocks = 0;
+_Thread_local const char *wrt_tls_ddi = NULL;
+_Thread_local uint32_t wrt_tls_stream = 0;

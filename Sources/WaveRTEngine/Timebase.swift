@@ -1,34 +1,38 @@
 import CWaveRTShim
 import Synchronization
 
-/// Where a running stream's time comes from. Every timing decision of the
-/// engine goes through one: positions are computed from ``now``, and the
-/// engine sleeps until ``hostTime(for:)`` of its next deadline on the host clock.
+/// Where time comes from. Every timing decision goes through one: device
+/// positions are computed from ``now``, and a scheduler sleeps until
+/// ``hostTime(for:)`` of its next deadline on the host clock.
 ///
 /// Times are nanoseconds (UInt64), from an arbitrary origin.
 public protocol Timebase: AnyObject, Sendable {
     /// The current time on this timebase (stream time). Lock-free, callable from any thread.
     var now: UInt64 { get }
-    /// The clock the engine sleeps on: the monotonic clock or a virtual clock.
+    /// The clock a scheduler sleeps on: the monotonic clock or a virtual clock.
     var hostClock: HostClock { get }
     /// The host-clock time at which this timebase will read `time`.
     func hostTime(for time: UInt64) -> UInt64
 }
 
-/// The clock that wakes the engine.
+/// The clock that wakes a scheduler.
 public enum HostClock: Sendable {
     /// CLOCK_MONOTONIC: a real-time thread sleeps to absolute deadlines on it.
     case monotonic
-    /// A virtual clock: whoever calls ``VirtualClock/advance(to:)`` runs the engine.
+    /// A virtual clock: whoever calls ``VirtualClock/advance(to:)`` runs the work.
     case virtual(VirtualClock)
 }
 
-/// Anything a ``VirtualClock`` drives: engines attach themselves.
-public protocol VirtualClockClient: AnyObject, Sendable {
-    /// The earliest host-clock deadline this client needs serviced, if any.
+/// Work done at moments of a timebase: a device's DMA and interrupts, the
+/// kernel's interrupts, DPCs and timers, a client's wake-ups.
+public protocol TimedWork: AnyObject, Sendable {
+    /// The earliest time on the timebase at which this work has something to
+    /// do, or nil when nothing is scheduled. A time at or before now means "due".
+    /// Must only report work that ``service(now:)`` will actually do, so that
+    /// servicing it moves the deadline on.
     func nextDeadline() -> UInt64?
-    /// Does the work due at host time `time`.
-    func service(hostTime time: UInt64)
+    /// Does what is due at `now` (on the scheduler's thread).
+    func service(now: UInt64)
 }
 
 /// Real time: CLOCK_MONOTONIC (Swift's SuspendingClock on Linux; ContinuousClock
@@ -43,35 +47,59 @@ public final class MonotonicTimebase: Timebase {
 
 /// Virtual time for deterministic tests, in the manner of SwiftNIO's
 /// `EmbeddedEventLoop.advanceTime(by:)`: time stands still until a test calls
-/// ``advance(by:)`` or ``advance(to:)``, which runs every attached engine through
-/// each of its deadlines in order, at exactly that deadline. The engine code is
-/// the same as in real time; only the waiting is skipped, so hours of stream time
-/// pass in seconds and every position and latency is exact.
+/// ``advance(by:)`` or ``advance(to:)``, which services the attached work at
+/// each of its deadlines, in time order and, at one instant, in the order the
+/// work was attached. The code that runs is the code real time runs; only the
+/// waiting is skipped, so hours of stream time pass in seconds and every
+/// position and latency is exact.
 ///
-/// Advance from one thread at a time. Reads of ``now`` are lock-free from anywhere.
+/// Nothing is serviced except at a deadline: a register read between two
+/// events computes what the hardware shows at that instant, exactly as it
+/// would on the monotonic clock.
+///
+/// A stall inside a pass (``stall(nanoseconds:)``, what KeStallExecutionProcessor
+/// does) cannot move global time, which would reorder events; it advances the
+/// stalling thread's own view of ``now`` until the pass ends, so a driver that
+/// polls a register with stalls in between sees the device progress. Outside a
+/// pass, a stall advances the clock.
+///
+/// Advance from one thread at a time. ``now`` is lock-free from anywhere.
 public final class VirtualClock: Timebase, @unchecked Sendable {
     private let current: Atomic<UInt64>
-    private let clients = Mutex<[ObjectIdentifier: WeakClient]>([:])
+    private let clients = Mutex<[WeakClient]>([])
+    private let livelocks = Atomic<UInt64>(0)
 
-    private struct WeakClient { weak var client: (any VirtualClockClient)? }
+    private struct WeakClient { weak var client: (any TimedWork)? }
+
+    /// Passes at one instant after which ``advance(to:)`` declares a livelock
+    /// (some work keeps reporting itself due) and moves on.
+    public static let maximumPassesPerInstant = 1_000_000
 
     public init(start: UInt64 = 0) { current = Atomic(start) }
 
-    public var now: UInt64 { current.load(ordering: .acquiring) }
+    @inline(__always)
+    public var now: UInt64 {
+        current.load(ordering: .acquiring) &+ wrt_vclock_stall_get(Unmanaged.passUnretained(self).toOpaque())
+    }
     public var hostClock: HostClock { .virtual(self) }
     public func hostTime(for time: UInt64) -> UInt64 { time }
 
-    public func attach(_ client: any VirtualClockClient) {
-        clients.withLock { $0[ObjectIdentifier(client)] = WeakClient(client: client) }
+    /// Adds `work` after everything attached so far (which is the order work
+    /// due at the same instant is serviced in).
+    public func attach(_ work: any TimedWork) {
+        clients.withLock { list in
+            list.removeAll { $0.client == nil }
+            if !list.contains(where: { $0.client === work }) { list.append(WeakClient(client: work)) }
+        }
     }
 
-    public func detach(_ client: any VirtualClockClient) {
-        _ = clients.withLock { $0.removeValue(forKey: ObjectIdentifier(client)) }
+    public func detach(_ work: any TimedWork) {
+        clients.withLock { $0.removeAll { $0.client == nil || $0.client === work } }
     }
 
     /// Moves time forward by `nanoseconds`, servicing every deadline on the way.
     public func advance(by nanoseconds: UInt64) {
-        advance(to: now + nanoseconds)
+        advance(to: current.load(ordering: .acquiring) + nanoseconds)
     }
 
     /// Moves time forward by `duration`.
@@ -79,21 +107,79 @@ public final class VirtualClock: Timebase, @unchecked Sendable {
         advance(by: UInt64(duration.nanoseconds))
     }
 
-    /// Moves time to `target`, stopping at each client deadline on the way (in
-    /// order, the earliest first) and servicing it at exactly that time.
+    /// Whether the calling thread is inside ``advance(to:)`` of this clock.
+    public var isAdvancingOnCurrentThread: Bool {
+        wrt_vclock_get() == UnsafeRawPointer(Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    /// Moves time to `target`, stopping at each deadline on the way (the
+    /// earliest first) and servicing the work due there. Called from inside a
+    /// pass (a driver waiting at DISPATCH_LEVEL, say) it does nothing: time
+    /// cannot move under the pass that is running.
     public func advance(to target: UInt64) {
-        let attached = clients.withLock { $0.values.compactMap(\.client) }
-        while true {
-            var earliest: UInt64?
-            for c in attached {
-                if let d = c.nextDeadline(), d <= target, d < (earliest ?? .max) { earliest = d }
-            }
-            guard let deadline = earliest else { break }
-            if deadline > now { current.store(deadline, ordering: .releasing) }
-            for c in attached { c.service(hostTime: now) }
+        guard !isAdvancingOnCurrentThread else { return }
+        let attached = clients.withLock { $0.compactMap(\.client) }
+        wrt_vclock_set(Unmanaged.passUnretained(self).toOpaque())
+        defer { wrt_vclock_set(nil) }
+        while serviceNextInstant(attached, limit: target) {}
+        if target > current.load(ordering: .relaxed) { current.store(target, ordering: .releasing) }
+    }
+
+    /// Services the next instant at which work is due, if it is at or before
+    /// `limit`, and returns true; otherwise moves time to `limit` and returns
+    /// false. What a wait on the virtual clock does, one event at a time.
+    @discardableResult
+    public func step(limit: UInt64) -> Bool {
+        guard !isAdvancingOnCurrentThread else { return false }
+        let attached = clients.withLock { $0.compactMap(\.client) }
+        wrt_vclock_set(Unmanaged.passUnretained(self).toOpaque())
+        defer { wrt_vclock_set(nil) }
+        if serviceNextInstant(attached, limit: limit) { return true }
+        if limit > current.load(ordering: .relaxed) && limit != .max { current.store(limit, ordering: .releasing) }
+        return false
+    }
+
+    /// Finds the earliest deadline at or before `limit`, moves time there and
+    /// services everything due at that instant (until nothing more is).
+    private func serviceNextInstant(_ attached: [any TimedWork], limit: UInt64) -> Bool {
+        var earliest = UInt64.max
+        for c in attached {
+            if let d = c.nextDeadline(), d <= limit, d < earliest { earliest = d }
         }
-        if target > now { current.store(target, ordering: .releasing) }
-        for c in attached { c.service(hostTime: now) }
+        guard earliest != .max else { return false }
+        let t = max(earliest, current.load(ordering: .relaxed))
+        current.store(t, ordering: .releasing)
+        var passes = 0
+        while true {
+            var serviced = false
+            for c in attached {
+                if let d = c.nextDeadline(), d <= t {
+                    c.service(now: t)
+                    wrt_vclock_stall_reset()
+                    serviced = true
+                }
+            }
+            guard serviced else { return true }
+            passes += 1
+            if passes >= Self.maximumPassesPerInstant {
+                livelocks.add(1, ordering: .relaxed)
+                return false  // give up on this instant rather than spin forever
+            }
+        }
+    }
+
+    /// Times ``advance(to:)`` gave up on an instant because work kept reporting itself due.
+    public var livelockCount: UInt64 { livelocks.load(ordering: .relaxed) }
+
+    /// KeStallExecutionProcessor on this clock: inside a pass, the calling
+    /// thread's view of time moves on by `nanoseconds` until the pass ends;
+    /// outside one, the clock advances.
+    public func stall(nanoseconds: UInt64) {
+        if isAdvancingOnCurrentThread {
+            wrt_vclock_stall_add(nanoseconds)
+        } else {
+            advance(by: nanoseconds)
+        }
     }
 }
 

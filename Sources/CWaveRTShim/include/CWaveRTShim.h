@@ -60,4 +60,52 @@ int wrt_install_stop_signals(void);
 /// The first stop signal received (SIGINT, SIGTERM or SIGHUP), or 0.
 int wrt_stop_signal(void);
 
+
+// ---- Thread-local state of the emulated processor ------------------------
+// Each is one `_Thread_local` variable behind a static inline accessor, so a
+// read costs a TLS load once Swift's Clang importer inlines it.
+
+/// The calling thread's current IRQL (KeGetCurrentIrql). 0 = PASSIVE_LEVEL.
+extern _Thread_local uint8_t wrt_tls_irql;
+static inline uint8_t wrt_irql_get(void) { return wrt_tls_irql; }
+static inline void wrt_irql_set(uint8_t irql) { wrt_tls_irql = irql; }
+
+/// The pass guard of the scheduler pass running on this thread (NULL outside one).
+extern _Thread_local const void *wrt_tls_pass;
+static inline const void *wrt_pass_get(void) { return wrt_tls_pass; }
+static inline void wrt_pass_set(const void *pass) { wrt_tls_pass = pass; }
+
+/// The virtual clock this thread is advancing, and the time a
+/// KeStallExecutionProcessor inside one of its passes has added for this thread.
+extern _Thread_local const void *wrt_tls_vclock;
+extern _Thread_local uint64_t wrt_tls_vclock_stall;
+static inline const void *wrt_vclock_get(void) { return wrt_tls_vclock; }
+static inline void wrt_vclock_set(const void *clock) { wrt_tls_vclock = clock; wrt_tls_vclock_stall = 0; }
+static inline uint64_t wrt_vclock_stall_get(const void *clock) { return wrt_tls_vclock == clock ? wrt_tls_vclock_stall : 0; }
+static inline void wrt_vclock_stall_add(uint64_t ns) { wrt_tls_vclock_stall += ns; }
+static inline void wrt_vclock_stall_reset(void) { wrt_tls_vclock_stall = 0; }
+
+/// The emulated machine whose code this thread is running (the kernel's
+/// per-thread context: which verifier, which port I/O space).
+extern _Thread_local const void *wrt_tls_machine;
+static inline const void *wrt_machine_get(void) { return wrt_tls_machine; }
+static inline void wrt_machine_set(const void *machine) { wrt_tls_machine = machine; }
+
+/// Spin locks the calling thread holds (for the verifier's IRQL rules).
+extern _Thread_local uint32_t wrt_tls_spinlocks;
+static inline uint32_t wrt_spinlocks_get(void) { return wrt_tls_spinlocks; }
+static inline void wrt_spinlocks_set(uint32_t n) { wrt_tls_spinlocks = n; }
+
+/// The DDI the calling thread last crossed between emulator and miniport
+/// (a static string), for crash reports.
+extern _Thread_local const char *wrt_tls_ddi;
+static inline const char *wrt_ddi_get(void) { return wrt_tls_ddi; }
+static inline void wrt_ddi_set(const char *ddi) { wrt_tls_ddi = ddi; }
+
+
+/// The stream (port-assigned number, 0 = none) whose DDI call this thread is making.
+extern _Thread_local uint32_t wrt_tls_stream;
+static inline uint32_t wrt_stream_get(void) { return wrt_tls_stream; }
+static inline void wrt_stream_set(uint32_t id) { wrt_tls_stream = id; }
+
 #endif

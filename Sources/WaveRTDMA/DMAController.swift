@@ -2,25 +2,32 @@ import Glibc
 import Synchronization
 import WaveRTMemory
 
-/// An emulated DMA controller (one stream channel): the hardware a WaveRT
-/// miniport programs with the buffer the port driver gave it.
+/// The data mover of an emulated DMA engine: what a device model uses to move
+/// bytes between emulated physical memory and its FIFO, following the list of
+/// physical segments its registers describe (an HD Audio BDL, a scatter-gather
+/// table, an 8237 base address and count).
 ///
-/// The miniport programs it as it would program its silicon: a descriptor list
-/// (``program(descriptors:buffer:)``) or one base address and length
-/// (``program(baseAddress:length:buffer:interruptOnCompletion:)``). The program
-/// is checked against the ``DMAProfile`` at once, and a violation is a
-/// ``DMAProgramError`` naming the rule, the segment, the address and the limit.
+/// A program is checked against the ``DMAProfile`` when it is loaded, and a
+/// violation is a ``DMAProgramError`` naming the rule, the segment, the address
+/// and the limit. With ``faithfulFaults`` the controller instead does what the
+/// silicon would: address bits beyond its width are dropped (it reaches another
+/// page), a transfer that crosses its boundary wraps inside it, a hole reads as
+/// an open bus. The program is accepted, the violations are kept in
+/// ``toleratedViolations``, and every transfer through a faulty piece is counted
+/// in ``faultRecords``.
 ///
-/// With ``faithfulFaults`` the controller instead does what the silicon would:
-/// address bits beyond its width are dropped (it reads another physical page),
-/// a transfer that crosses its boundary wraps inside it, a hole reads as an open
-/// bus. The program is accepted, the violations are kept in ``toleratedViolations``,
-/// and every transfer through a faulty piece is counted in ``faultRecords``.
+/// Memory safety, whatever the program: every copy happens between
+/// ``DMATransferGate/enter()`` and ``DMATransferGate/exit()`` and only after
+/// checking that each page it touches still belongs to the allocation that
+/// owned it when the program was loaded. Pages freed (and perhaps handed to
+/// another allocation) since then read as silence and are never written; each
+/// such transfer is counted as a use after free. Nothing outside emulated RAM
+/// is ever read or written.
 ///
-/// Cyclic (auto-initialise) operation: after the last segment it starts over.
+/// Cyclic operation: after the last segment the controller starts over.
 ///
-/// Threads: `program`, `start`, `stop` and `reset` are control-path calls, made
-/// while no transfer is in flight (the buffer engine serialises them).
+/// Threads: ``program(descriptors:)`` and ``reset()`` are control-path calls
+/// made while no transfer is in flight (the device serialises them).
 /// ``read(into:count:)`` and ``write(from:count:)`` are the real-time path: no
 /// allocation, no locks, no logging; counters are atomics readable from any thread.
 public final class DMAController: @unchecked Sendable {
@@ -28,12 +35,8 @@ public final class DMAController: @unchecked Sendable {
     public let memory: PhysicalMemory
     public let faithfulFaults: Bool
 
-    /// Called on the transferring thread when a segment with interrupt-on-completion
-    /// finishes, with the segment's index. Must not allocate, lock or block.
-    public var interruptHandler: (@Sendable (Int) -> Void)?
-
     /// A run of bytes within one segment that maps to one contiguous range of
-    /// physical memory with the same fault behaviour.
+    /// physical memory with one owner and the same fault behaviour.
     struct Piece {
         var bufferOffset: Int
         var length: Int
@@ -41,21 +44,19 @@ public final class DMAController: @unchecked Sendable {
         var effective: UInt64
         var segment: Int
         var faults: DMAFaultKind
-        var interruptAtEnd: Bool
+        var owner: PageOwnerID
     }
 
-    // Program (immutable while running).
     private var pieces: UnsafeMutableBufferPointer<Piece> = .init(start: nil, count: 0)
     private var pieceEvents: UnsafeMutablePointer<Atomic<UInt64>>?
     private var pieceBytes: UnsafeMutablePointer<Atomic<UInt64>>?
-    private var buffer: Unmanaged<MDL>?
     private var descriptors: [DMADescriptor] = []
     public private(set) var toleratedViolations: [DMAProgramError] = []
     /// Bytes in one pass over the program.
     public private(set) var cycleLength = 0
 
     // Transfer cursor: touched only by the transferring thread (and by control calls
-    // while stopped). Behind a pointer so the real-time path pays no exclusivity checks.
+    // while no transfer runs). Behind a pointer so the real-time path pays no exclusivity checks.
     private struct Cursor {
         var pieceIndex = 0
         var offsetInPiece = 0
@@ -65,65 +66,60 @@ public final class DMAController: @unchecked Sendable {
         p.initialize(to: Cursor())
         return p
     }()
-    private var pieceIndex: Int {
-        @inline(__always) get { cursor.pointee.pieceIndex }
-        @inline(__always) set { cursor.pointee.pieceIndex = newValue }
-    }
-    private var offsetInPiece: Int {
-        @inline(__always) get { cursor.pointee.offsetInPiece }
-        @inline(__always) set { cursor.pointee.offsetInPiece = newValue }
-    }
     private let physicalView: UnsafeMutableRawPointer
+    private let pageShift: UInt64
+    private let gate = DMATransferGate()
 
-    private let runningFlag = Atomic<Bool>(false)
-    private let positionRegister = Atomic<Int>(0)
     private let transferred = Atomic<UInt64>(0)
-    private let interrupts = Atomic<UInt64>(0)
     private let useAfterFree = Atomic<UInt64>(0)
+    private let unallocated = Atomic<UInt64>(0)
 
     public init(profile: DMAProfile, memory: PhysicalMemory, faithfulFaults: Bool = false) {
         self.profile = profile
         self.memory = memory
         self.faithfulFaults = faithfulFaults
         self.physicalView = memory.physicalView
+        pageShift = UInt64(memory.pageSize.trailingZeroBitCount)
+        memory.register(gate)
     }
 
     deinit {
+        memory.unregister(gate)
         releaseProgram()
         cursor.deallocate()
     }
 
     // MARK: Programming
 
-    /// Programs a descriptor list (BDL / scatter-gather list) over `buffer`.
-    public func program(descriptors: [DMADescriptor], buffer: MDL) throws(DMAProgramError) {
-        guard !isRunning else { throw .running(controller: profile.name) }
-        guard buffer.isLive else { throw .bufferFreed(controller: profile.name) }
-        let violations = try check(descriptors, buffer: buffer)
+    /// Loads a list of physical segments (BDL, scatter-gather table, or one
+    /// base address and length). Replaces any earlier program and rewinds.
+    public func program(descriptors: [DMADescriptor]) throws(DMAProgramError) {
+        let violations = try check(descriptors)
         if let first = violations.first, !faithfulFaults { throw first }
         releaseProgram()
-        build(descriptors, buffer: buffer)
+        build(descriptors)
         self.descriptors = descriptors
         self.toleratedViolations = violations
-        self.buffer = Unmanaged.passRetained(buffer)
+        let pageSize = UInt64(memory.pageSize)
+        gate.setFrames((0..<pieces.count).map { i in
+            let p = pieces[i]
+            return (p.effective / pageSize)..<((p.effective + UInt64(p.length) + pageSize - 1) / pageSize)
+        })
     }
 
-    /// Programs a contiguous controller: one base address and a length, as an
-    /// 8237's address and count registers (auto-initialise mode).
-    public func program(baseAddress: PhysicalAddress, length: Int, buffer: MDL,
-                        interruptOnCompletion: Bool = true) throws(DMAProgramError)
-    {
-        try program(descriptors: [DMADescriptor(address: baseAddress, length: length,
-                                                interruptOnCompletion: interruptOnCompletion)],
-                    buffer: buffer)
+    /// Whether the device is moving data through this program (what
+    /// ``PhysicalMemory/isInUseByRunningDMA(_:)`` reports). Set by the device.
+    public var isRunning: Bool {
+        get { gate.isRunning }
+        set { gate.isRunning = newValue }
     }
 
-    /// The descriptor list programmed last.
+    /// The segments programmed last.
     public var programmedDescriptors: [DMADescriptor] { descriptors }
 
-    /// Every rule the program breaks. Hard errors (that no silicon could even
-    /// express) are thrown; the rest are returned for the caller to throw or tolerate.
-    private func check(_ list: [DMADescriptor], buffer: MDL) throws(DMAProgramError) -> [DMAProgramError] {
+    /// Every rule the program breaks. Errors no silicon could even express are
+    /// thrown; the rest are returned for the caller to throw or tolerate.
+    private func check(_ list: [DMADescriptor]) throws(DMAProgramError) -> [DMAProgramError] {
         let c = profile.name
         guard !list.isEmpty else { throw .emptyProgram(controller: c) }
         guard list.count <= profile.maxSegments else {
@@ -131,14 +127,6 @@ public final class DMAController: @unchecked Sendable {
         }
         var violations: [DMAProgramError] = []
         let pageSize = UInt64(memory.pageSize)
-        let frames = Set(buffer.pageFrameNumbers)
-        if !profile.scatterGather, let first = buffer.pageFrameNumbers.first {
-            for (i, f) in buffer.pageFrameNumbers.enumerated() where f != first + UInt64(i) {
-                violations.append(.notContiguous(page: i, expected: PhysicalAddress((first + UInt64(i)) * pageSize),
-                                                 actual: PhysicalAddress(f * pageSize), controller: c))
-                break
-            }
-        }
         for (s, d) in list.enumerated() {
             guard d.length > 0 else { throw .emptySegment(segment: s, controller: c) }
             guard d.length <= profile.maxSegmentLength else {
@@ -152,7 +140,7 @@ public final class DMAController: @unchecked Sendable {
             if overflow || last > profile.highestAddress.rawValue {
                 violations.append(.aboveAddressLimit(segment: s, address: d.address, bits: profile.addressBits, controller: c))
             }
-            if profile.boundary > 0 && d.address.rawValue / profile.boundary != last / profile.boundary {
+            if profile.boundary > 0, !overflow, d.address.rawValue / profile.boundary != last / profile.boundary {
                 violations.append(.crossesBoundary(segment: s, address: d.address, length: d.length,
                                                    boundary: profile.boundary, controller: c))
             }
@@ -163,8 +151,8 @@ public final class DMAController: @unchecked Sendable {
                     violations.append(.notRAM(segment: s, address: address, controller: c))
                     break
                 }
-                if !frames.contains(page) {
-                    violations.append(.outsideBuffer(segment: s, address: address, controller: c))
+                if memory.owner(of: address) == .freePage {
+                    violations.append(.unallocated(segment: s, address: address, controller: c))
                     break
                 }
                 page += 1
@@ -176,11 +164,10 @@ public final class DMAController: @unchecked Sendable {
     /// Splits the program into pieces with uniform behaviour, following the
     /// silicon: the address counter is `addressBits` wide, and a controller with
     /// a boundary keeps the bits above it fixed (the 8237's page register).
-    private func build(_ list: [DMADescriptor], buffer: MDL) {
+    private func build(_ list: [DMADescriptor]) {
         let pageSize = UInt64(memory.pageSize)
         let mask = profile.highestAddress.rawValue
         let boundary = profile.boundary
-        let frames = Set(buffer.pageFrameNumbers)
         var out: [Piece] = []
         var bufferOffset = 0
         for (s, d) in list.enumerated() {
@@ -195,23 +182,22 @@ public final class DMAController: @unchecked Sendable {
                 var faults: DMAFaultKind = []
                 if intended & mask != intended { faults.insert(.addressTruncated) }
                 if effective != intended & mask { faults.insert(.boundaryWrapped) }
-                let page = effective / pageSize
-                if !memory.map.isRAM(PhysicalAddress(page * pageSize)) {
+                let address = PhysicalAddress(effective - effective % pageSize)
+                let owner = memory.owner(of: address)
+                if !memory.map.isRAM(address) {
                     faults.insert(.openBus)
-                } else if !frames.contains(page) {
-                    faults.insert(.strayPage)
+                } else if owner == .freePage {
+                    faults.insert(.unallocated)
                 }
-                let endsSegment = done + Int(n) == d.length
-                if var previous = out.last, previous.segment == s, previous.faults == faults,
+                if var previous = out.last, previous.segment == s, previous.faults == faults, previous.owner == owner,
                    previous.effective + UInt64(previous.length) == effective,
                    previous.intended &+ UInt64(previous.length) == intended
                 {
                     previous.length += Int(n)
-                    previous.interruptAtEnd = endsSegment && d.interruptOnCompletion
                     out[out.count - 1] = previous
                 } else {
                     out.append(Piece(bufferOffset: bufferOffset, length: Int(n), intended: intended, effective: effective,
-                                     segment: s, faults: faults, interruptAtEnd: endsSegment && d.interruptOnCompletion))
+                                     segment: s, faults: faults, owner: owner))
                 }
                 bufferOffset += Int(n)
                 done += Int(n)
@@ -231,9 +217,7 @@ public final class DMAController: @unchecked Sendable {
         pieceEvents = events
         pieceBytes = bytes
         cycleLength = bufferOffset
-        pieceIndex = 0
-        offsetInPiece = 0
-        positionRegister.store(0, ordering: .releasing)
+        cursor.pointee = Cursor()
     }
 
     private func releaseProgram() {
@@ -249,34 +233,54 @@ public final class DMAController: @unchecked Sendable {
         }
         pieceEvents = nil
         pieceBytes = nil
-        buffer?.release()
-        buffer = nil
         cycleLength = 0
     }
 
-    // MARK: Control
+    /// Rewinds to the start of the program (a stream reset), keeping the program.
+    public func reset() { cursor.pointee = Cursor() }
 
-    public var isRunning: Bool { runningFlag.load(ordering: .acquiring) }
-    public func start() { runningFlag.store(cycleLength > 0, ordering: .releasing) }
-    public func stop() { runningFlag.store(false, ordering: .releasing) }
+    /// Moves the cursor to `offset` bytes into the cycle (a device that resumes
+    /// where its position register says).
+    public func seek(toCycleOffset offset: Int) {
+        guard cycleLength > 0 else { return }
+        var remaining = offset % cycleLength
+        var index = 0
+        while index < pieces.count && remaining >= pieces[index].length {
+            remaining -= pieces[index].length
+            index += 1
+        }
+        cursor.pointee = Cursor(pieceIndex: index % max(1, pieces.count), offsetInPiece: remaining)
+    }
 
-    /// Rewinds to the start of the buffer (a stream's STOP), keeping the program.
-    public func reset() {
-        pieceIndex = 0
-        offsetInPiece = 0
-        positionRegister.store(0, ordering: .releasing)
+    /// The physical address of the byte at `offset` in the cycle, and how many
+    /// bytes from there lie contiguously in physical memory within the same piece
+    /// (what an observer uses to tell which buffer bytes a transfer touched).
+    public func physicalAddress(atCycleOffset offset: Int) -> (address: PhysicalAddress, contiguous: Int)? {
+        guard cycleLength > 0, let base = pieces.baseAddress else { return nil }
+        let o = offset % cycleLength
+        var lo = 0, hi = pieces.count - 1
+        while lo < hi {
+            let mid = (lo + hi + 1) / 2
+            if base[mid].bufferOffset <= o { lo = mid } else { hi = mid - 1 }
+        }
+        let p = base[lo]
+        let inside = o - p.bufferOffset
+        return (PhysicalAddress(p.effective + UInt64(inside)), p.length - inside)
     }
 
     // MARK: Counters (any thread)
 
-    /// Offset in the cyclic buffer of the next byte the controller will move.
-    public var position: Int { positionRegister.load(ordering: .acquiring) }
-    /// Bytes moved since programming.
+    /// Offset in the cycle of the next byte the controller will move.
+    public var cycleOffset: Int {
+        guard let base = pieces.baseAddress, cursor.pointee.pieceIndex < pieces.count else { return 0 }
+        return base[cursor.pointee.pieceIndex].bufferOffset + cursor.pointee.offsetInPiece
+    }
+    /// Bytes moved since the controller was made.
     public var bytesTransferred: UInt64 { transferred.load(ordering: .relaxed) }
-    /// Interrupts raised by segments with interrupt-on-completion.
-    public var interruptCount: UInt64 { interrupts.load(ordering: .relaxed) }
-    /// Transfers attempted after the buffer was freed (each gave silence, not memory).
+    /// Transfers that met pages freed since the program was loaded (silence, nothing written).
     public var useAfterFreeCount: UInt64 { useAfterFree.load(ordering: .relaxed) }
+    /// Transfers that met pages nobody had allocated (faithful-fault mode only).
+    public var unallocatedCount: UInt64 { unallocated.load(ordering: .relaxed) }
 
     /// One record per faulty piece of the program, with how often and how many
     /// bytes the controller moved through it, plus use-after-free, if any.
@@ -301,69 +305,84 @@ public final class DMAController: @unchecked Sendable {
 
     // MARK: Transfers (real-time path)
 
-    /// Render: copies `count` bytes from the buffer at the current position into
-    /// `destination` (the device FIFO), following the program and wrapping at the
-    /// end. Returns the bytes moved: `count`, or 0 when not running.
+    /// Render: copies `count` bytes from memory at the cursor into `destination`
+    /// (the device FIFO), following the program and wrapping at its end.
+    /// Returns the bytes moved: `count`, or 0 without a program.
     @inline(__always)
     public func read(into destination: UnsafeMutableRawPointer, count: Int) -> Int {
-        transfer(count: count) { piece, offset, n, at in
+        transfer(count: count) { piece, offset, n, at, usable in
             let dst = destination + at
             if piece.faults.contains(.openBus) {
                 memset(dst, Int32(PhysicalMemory.openBusByte), n)
-            } else {
+            } else if usable {
                 memcpy(dst, self.physicalView + Int(piece.effective) + offset, n)
+            } else {
+                memset(dst, 0, n)  // freed or unallocated: the bus returns nothing we may show
             }
-        } freed: { at, n in
-            memset(destination + at, 0, n)
         }
     }
 
-    /// Capture: copies `count` bytes from `source` (the device FIFO) into the
-    /// buffer at the current position. Writes that would land in a hole or on a
-    /// page outside the buffer are dropped (and counted), so emulated memory the
-    /// buffer does not own is never corrupted.
+    /// Capture: copies `count` bytes from `source` (the device FIFO) into memory
+    /// at the cursor. Writes to a hole, or to pages that are free or no longer
+    /// the program's, are dropped (and counted).
     @inline(__always)
     public func write(from source: UnsafeRawPointer, count: Int) -> Int {
-        transfer(count: count) { piece, offset, n, at in
-            if piece.faults.isDisjoint(with: [.openBus, .strayPage]) {
+        transfer(count: count) { piece, offset, n, at, usable in
+            if usable && !piece.faults.contains(.openBus) {
                 memcpy(self.physicalView + Int(piece.effective) + offset, source + at, n)
             }
-        } freed: { _, _ in }
+        }
     }
 
     @inline(__always)
-    private func transfer(count: Int, move: (Piece, Int, Int, Int) -> Void, freed: (Int, Int) -> Void) -> Int {
-        guard count > 0, runningFlag.load(ordering: .relaxed), let base = pieces.baseAddress, let buffer else { return 0 }
-        let live = buffer._withUnsafeGuaranteedRef { $0.isLive }
-        if !live {
-            useAfterFree.add(1, ordering: .relaxed)
-            freed(0, count)
-        }
+    private func transfer(count: Int, move: (Piece, Int, Int, Int, Bool) -> Void) -> Int {
+        guard count > 0, let base = pieces.baseAddress else { return 0 }
+        gate.enter()
+        defer { gate.exit() }
         var done = 0
         let pieceCount = pieces.count
+        var c = cursor.pointee
         while done < count {
-            let piece = base[pieceIndex]
-            let n = min(count - done, piece.length - offsetInPiece)
-            if live {
-                move(piece, offsetInPiece, n, done)
-                if !piece.faults.isEmpty {
-                    pieceEvents![pieceIndex].add(1, ordering: .relaxed)
-                    pieceBytes![pieceIndex].add(UInt64(n), ordering: .relaxed)
-                }
+            let piece = base[c.pieceIndex]
+            let n = min(count - done, piece.length - c.offsetInPiece)
+            let usable = pagesStillOwned(piece, offset: c.offsetInPiece, count: n)
+            move(piece, c.offsetInPiece, n, done, usable)
+            if !piece.faults.isEmpty || !usable {
+                pieceEvents![c.pieceIndex].add(1, ordering: .relaxed)
+                pieceBytes![c.pieceIndex].add(UInt64(n), ordering: .relaxed)
             }
-            offsetInPiece += n
+            c.offsetInPiece += n
             done += n
-            if offsetInPiece == piece.length {
-                if piece.interruptAtEnd {
-                    interrupts.add(1, ordering: .relaxed)
-                    interruptHandler?(piece.segment)
-                }
-                offsetInPiece = 0
-                pieceIndex = pieceIndex + 1 == pieceCount ? 0 : pieceIndex + 1
+            if c.offsetInPiece == piece.length {
+                c.offsetInPiece = 0
+                c.pieceIndex = c.pieceIndex + 1 == pieceCount ? 0 : c.pieceIndex + 1
             }
         }
-        positionRegister.store(base[pieceIndex].bufferOffset + offsetInPiece, ordering: .releasing)
+        cursor.pointee = c
         transferred.add(UInt64(count), ordering: .relaxed)
         return count
+    }
+
+    /// Whether every page the copy touches still belongs to the owner it had
+    /// when the program was loaded (inside the transfer gate, so no page can be
+    /// reassigned until the copy is done). Counts what it refuses.
+    @inline(__always)
+    private func pagesStillOwned(_ piece: Piece, offset: Int, count: Int) -> Bool {
+        if piece.faults.contains(.openBus) { return true }
+        if piece.owner == .freePage {
+            unallocated.add(1, ordering: .relaxed)
+            return false
+        }
+        let first = (piece.effective + UInt64(offset)) >> pageShift
+        let last = (piece.effective + UInt64(offset + count - 1)) >> pageShift
+        var page = first
+        while page <= last {
+            if memory.owner(of: PhysicalAddress(page << pageShift)) != piece.owner {
+                useAfterFree.add(1, ordering: .relaxed)
+                return false
+            }
+            page += 1
+        }
+        return true
     }
 }

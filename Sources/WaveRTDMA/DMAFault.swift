@@ -11,9 +11,9 @@ public struct DMAFaultKind: OptionSet, Sendable, Hashable, CustomStringConvertib
     public static let boundaryWrapped = Self(rawValue: 1 << 1)
     /// The address is not RAM: reads give an open bus (0xFF), writes vanish.
     public static let openBus = Self(rawValue: 1 << 2)
-    /// RAM, but not a page of the buffer: reads give someone else's data, writes are dropped.
-    public static let strayPage = Self(rawValue: 1 << 3)
-    /// The buffer's pages were freed while the controller ran: reads give silence.
+    /// RAM nobody had allocated when the program was loaded: reads give silence, writes are dropped.
+    public static let unallocated = Self(rawValue: 1 << 3)
+    /// Pages freed (perhaps reallocated) since the program was loaded: reads give silence, writes are dropped.
     public static let useAfterFree = Self(rawValue: 1 << 4)
 
     public var description: String {
@@ -21,7 +21,7 @@ public struct DMAFaultKind: OptionSet, Sendable, Hashable, CustomStringConvertib
         if contains(.addressTruncated) { names.append("address truncated") }
         if contains(.boundaryWrapped) { names.append("boundary wrapped") }
         if contains(.openBus) { names.append("open bus") }
-        if contains(.strayPage) { names.append("stray page") }
+        if contains(.unallocated) { names.append("unallocated page") }
         if contains(.useAfterFree) { names.append("use after free") }
         return names.joined(separator: ", ")
     }

@@ -9,11 +9,8 @@ public enum DMAProgramError: Error, Hashable, CustomStringConvertible {
     case aboveAddressLimit(segment: Int, address: PhysicalAddress, bits: Int, controller: String)
     case misaligned(segment: Int, address: PhysicalAddress, alignment: Int, controller: String)
     case crossesBoundary(segment: Int, address: PhysicalAddress, length: Int, boundary: UInt64, controller: String)
-    case notContiguous(page: Int, expected: PhysicalAddress, actual: PhysicalAddress, controller: String)
     case notRAM(segment: Int, address: PhysicalAddress, controller: String)
-    case outsideBuffer(segment: Int, address: PhysicalAddress, controller: String)
-    case bufferFreed(controller: String)
-    case running(controller: String)
+    case unallocated(segment: Int, address: PhysicalAddress, controller: String)
 
     public var description: String {
         switch self {
@@ -29,13 +26,9 @@ public enum DMAProgramError: Error, Hashable, CustomStringConvertible {
             "segment \(s) at \(a) is not \(align)-byte aligned as controller \(c) requires"
         case .crossesBoundary(let s, let a, let len, let b, let c):
             "segment \(s) at \(a) (\(len) bytes) crosses a \(b / 1024) KiB boundary, which controller \(c) cannot"
-        case .notContiguous(let page, let expected, let actual, let c):
-            "page \(page) of the buffer is at \(actual), not \(expected): controller \(c) needs one physically contiguous buffer"
         case .notRAM(let s, let a, let c): "segment \(s) at \(a) is not RAM (a hole or beyond the end of memory) (controller \(c))"
-        case .outsideBuffer(let s, let a, let c):
-            "segment \(s) touches \(a), which is not part of the buffer's MDL (controller \(c))"
-        case .bufferFreed(let c): "the buffer given to controller \(c) was freed already"
-        case .running(let c): "controller \(c) is running; stop it before programming it again"
+        case .unallocated(let s, let a, let c):
+            "segment \(s) touches \(a), a page nobody has allocated (freed already, or never allocated) (controller \(c))"
         }
     }
 }

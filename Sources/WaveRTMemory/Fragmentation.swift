@@ -44,7 +44,10 @@ extension PhysicalMemory {
                         var taken: [Range<Int>] = []
                         s.frames.forEachFreeRun(in: run.lowerBound...(run.upperBound - 1), highestFirst: false,
                                                 limit: run.count) { taken.append($0) }
-                        for r in taken { s.frames.set(r, free: false) }
+                        for r in taken {
+                            s.frames.set(r, free: false)
+                            owners.set(r, to: .systemPages)
+                        }
                         s.systemRuns.append(contentsOf: taken)
                     }
                     page = run.upperBound
@@ -57,12 +60,12 @@ extension PhysicalMemory {
     /// Frees every page ``fragment(seed:occupancy:longestFreeRunPages:)`` took.
     public func releaseFragmentation() {
         let runs = state.withLock { s in
-            let runs = s.systemRuns
-            for r in runs { s.frames.set(r, free: true) }
-            s.systemRuns.removeAll()
-            return runs
+            defer { s.systemRuns.removeAll() }
+            return s.systemRuns
         }
+        revokeOwnership(of: runs.flatMap { $0.map(UInt64.init) })
         for r in runs { backing.discard(frames: r) }
+        state.withLock { s in for r in runs { s.frames.set(r, free: true) } }
     }
 
     /// Pages held by the simulated rest of the system.

@@ -60,6 +60,10 @@ public final class MDL: @unchecked Sendable, CustomStringConvertible {
     /// Page size of the memory that owns the MDL.
     public let pageSize: Int
 
+    /// Which allocation owns the pages (see ``PageOwnerID``): what a DMA
+    /// engine programmed with these pages checks around each copy.
+    public internal(set) var ownerID: PageOwnerID = .freePage
+
     let origin: Origin
     unowned(unsafe) let owner: PhysicalMemory
     /// Set once the pages are freed. The DMA controller reads it on its

@@ -31,14 +31,19 @@ public final class PhysicalMemory: @unchecked Sendable {
 
     struct State {
         var frames: PageFrameDatabase
+        var nextOwner: PageOwnerID = 2
         var live: [ObjectIdentifier: MDL] = [:]
         var contiguousByAddress: [UInt: MDL] = [:]
         var mappingsByBase: [UInt: MDL] = [:]
+        var userMappings: [UInt: MDL] = [:]
         var systemRuns: [Range<Int>] = []
         var placement: PlacementPolicy
         var random: SplitMix64
     }
     let state: Mutex<State>
+    /// The owner of each page frame, for DMA engines' lock-free checks.
+    let owners: PageOwnerTable
+    private let gates = Mutex<[ObjectIdentifier: DMATransferGate]>([:])
 
     /// The default machine: ``PhysicalMemoryMap/pc`` and top-down placement.
     public convenience init() {
@@ -63,6 +68,48 @@ public final class PhysicalMemory: @unchecked Sendable {
         }
         let seed: UInt64 = if case .random(let s) = placement { s } else { 0 }
         state = Mutex(State(frames: frames, placement: placement, random: SplitMix64(seed: seed)))
+        owners = PageOwnerTable(pageCount: pageCount)
+    }
+
+    // MARK: DMA engines
+
+    /// The allocation that owns the page holding `address` now (``PageOwnerID/freePage``
+    /// when none, or outside RAM). Lock-free: what a DMA engine checks around each copy.
+    @inline(__always)
+    public func owner(of address: PhysicalAddress) -> PageOwnerID {
+        owners.owner(of: Int(truncatingIfNeeded: address.rawValue / UInt64(pageSize)))
+    }
+
+    /// Registers a DMA engine's transfer gate: frees wait for its transfer in flight.
+    public func register(_ gate: DMATransferGate) {
+        gates.withLock { $0[ObjectIdentifier(gate)] = gate }
+    }
+
+    public func unregister(_ gate: DMATransferGate) {
+        _ = gates.withLock { $0.removeValue(forKey: ObjectIdentifier(gate)) }
+    }
+
+    /// Whether a running DMA engine's program covers any of the MDL's pages (a
+    /// driver about to free a buffer its hardware still plays from).
+    public func isInUseByRunningDMA(_ mdl: MDL) -> Bool {
+        let running = gates.withLock { $0.values.filter(\.isRunning) }
+        return running.contains { gate in mdl.pageFrameNumbers.contains { gate.covers($0) } }
+    }
+
+    /// Takes pages out of their owner's hands before they are freed: clears
+    /// the owners, then waits out every DMA transfer that may have checked them
+    /// before. After this no DMA engine touches them until they are allocated again
+    /// (and then to a new owner, which the engine's program does not expect).
+    func revokeOwnership(of frames: [UInt64]) {
+        forEachRun(frames) { owners.set($0, to: .freePage) }
+        for gate in gates.withLock({ Array($0.values) }) { gate.waitForTransferInFlight() }
+    }
+
+    /// A fresh owner number for a new allocation (under the state lock).
+    func takeOwnerID(_ s: inout State) -> PageOwnerID {
+        let id = s.nextOwner
+        s.nextOwner = s.nextOwner == .max ? 2 : s.nextOwner + 1
+        return id
     }
 
     // MARK: Introspection
@@ -125,7 +172,7 @@ public final class PhysicalMemory: @unchecked Sendable {
     /// The most one call may allocate: 4 GiB minus one page (Windows 2000 and later).
     public var maximumAllocationBytes: Int { (1 << 32) - pageSize }
 
-    func allocatePages(ddi: String, lowAddress: PhysicalAddress, highAddress: PhysicalAddress,
+    package func allocatePages(ddi: String, lowAddress: PhysicalAddress, highAddress: PhysicalAddress,
                        skipBytes: UInt64, totalBytes: Int, cacheType: MemoryCachingType,
                        flags: AllocatePagesFlags) -> MDL?
     {
@@ -246,7 +293,11 @@ public final class PhysicalMemory: @unchecked Sendable {
     }
 
     private func register(_ mdl: MDL) -> MDL {
-        state.withLock { $0.live[ObjectIdentifier(mdl)] = mdl }
+        state.withLock { s in
+            mdl.ownerID = takeOwnerID(&s)
+            s.live[ObjectIdentifier(mdl)] = mdl
+        }
+        forEachRun(mdl.pageFrameNumbers) { owners.set($0, to: mdl.ownerID) }
         return mdl
     }
 
@@ -282,7 +333,7 @@ public final class PhysicalMemory: @unchecked Sendable {
 
     /// One physically contiguous run inside [lowAddress, highAddress], all-or-nothing:
     /// the heart of `IPortWaveRTStream::AllocateContiguousPagesForMdl`.
-    func allocateContiguousPages(ddi: String, lowAddress: PhysicalAddress, highAddress: PhysicalAddress,
+    package func allocateContiguousPages(ddi: String, lowAddress: PhysicalAddress, highAddress: PhysicalAddress,
                                  totalBytes: Int) -> MDL?
     {
         guard let bounds = checkRequest(ddi: ddi, lowAddress: lowAddress, highAddress: highAddress,
@@ -301,13 +352,46 @@ public final class PhysicalMemory: @unchecked Sendable {
     /// The virtual address is inside ``physicalView``, so writes beyond the end
     /// land in the next physical page, as they would in a kernel.
     public func allocateContiguousMemory(numberOfBytes: Int, highestAcceptableAddress: PhysicalAddress) -> UnsafeMutableRawPointer? {
-        let ddi = "MmAllocateContiguousMemory"
-        guard let bounds = checkRequest(ddi: ddi, lowAddress: 0, highAddress: highestAcceptableAddress,
-                                        totalBytes: numberOfBytes, highName: "HighestAcceptableAddress",
-                                        sizeName: "NumberOfBytes") else { return nil }
+        allocateContiguousMemory(ddi: "MmAllocateContiguousMemory", numberOfBytes: numberOfBytes, lowest: 0,
+                                 highest: highestAcceptableAddress, boundary: 0)
+    }
+
+    /// `MmAllocateContiguousMemorySpecifyCache`: as ``allocateContiguousMemory(numberOfBytes:highestAcceptableAddress:)``
+    /// inside [Lowest, Highest], not crossing a multiple of BoundaryAddressMultiple (0: no boundary).
+    public func allocateContiguousMemory(numberOfBytes: Int, lowestAcceptableAddress: PhysicalAddress,
+                                         highestAcceptableAddress: PhysicalAddress,
+                                         boundaryAddressMultiple: PhysicalAddress) -> UnsafeMutableRawPointer?
+    {
+        allocateContiguousMemory(ddi: "MmAllocateContiguousMemorySpecifyCache", numberOfBytes: numberOfBytes,
+                                 lowest: lowestAcceptableAddress, highest: highestAcceptableAddress,
+                                 boundary: boundaryAddressMultiple.rawValue)
+    }
+
+    private func allocateContiguousMemory(ddi: String, numberOfBytes: Int, lowest: PhysicalAddress, highest: PhysicalAddress,
+                                          boundary: UInt64) -> UnsafeMutableRawPointer?
+    {
+        guard let bounds = checkRequest(ddi: ddi, lowAddress: lowest, highAddress: highest,
+                                        totalBytes: numberOfBytes, lowName: "LowestAcceptableAddress",
+                                        highName: "HighestAcceptableAddress", sizeName: "NumberOfBytes") else { return nil }
+        guard boundary == 0 || (boundary % UInt64(pageSize) == 0 && boundary & (boundary - 1) == 0) else {
+            reject(ddi, "BoundaryAddressMultiple", "must be 0 or a power-of-two multiple of the page size; got \(boundary)")
+            return nil
+        }
         let pages = (numberOfBytes + pageSize - 1) / pageSize
-        guard let frames = takeContiguousRun(pages: pages, in: bounds, ddi: ddi, argument: "NumberOfBytes",
-                                             range: "at or below \(highestAcceptableAddress)") else { return nil }
+        let boundaryPages = Int(boundary / UInt64(pageSize))
+        let start: Int? = state.withLock { s in
+            guard let start = s.findRun(length: pages, alignment: 1, boundary: boundaryPages, in: bounds) else { return nil }
+            s.frames.set(start..<(start + pages), free: false)
+            return start
+        }
+        guard let start else {
+            diagnostics.report(Diagnostic(
+                severity: .info, ddi: ddi, argument: "NumberOfBytes",
+                rule: "no \(pages) physically contiguous free pages in [\(lowest), \(highest)]" + (boundary > 0 ? " inside one \(boundary)-byte boundary" : "") + " (longest free run: \(longestFreeRunPages) pages)",
+                outcome: "returned NULL"))
+            return nil
+        }
+        let frames = (start..<(start + pages)).map { UInt64($0) }
         poison(frames)
         let va = physicalView + Int(frames[0]) * pageSize
         let mdl = MDL(owner: self, origin: .contiguousMemory, frames: frames, byteCount: numberOfBytes,
@@ -315,10 +399,8 @@ public final class PhysicalMemory: @unchecked Sendable {
                       flags: [.pagesLocked, .mappedToSystemVa, .sourceIsNonpagedPool], cacheType: .cached,
                       pageSize: pageSize)
         mdl.mappedSystemVa = va
-        state.withLock {
-            $0.live[ObjectIdentifier(mdl)] = mdl
-            $0.contiguousByAddress[UInt(bitPattern: va)] = mdl
-        }
+        _ = register(mdl)
+        state.withLock { $0.contiguousByAddress[UInt(bitPattern: va)] = mdl }
         return va
     }
 
@@ -344,7 +426,7 @@ public final class PhysicalMemory: @unchecked Sendable {
         freePages(mdl, ddi: "MmFreePagesFromMdl")
     }
 
-    func freePages(_ mdl: MDL, ddi: String) {
+    package func freePages(_ mdl: MDL, ddi: String) {
         guard mdl.owner === self else {
             diagnostics.report(Diagnostic(
                 severity: .error, ddi: ddi, argument: "MemoryDescriptorList",
@@ -372,6 +454,16 @@ public final class PhysicalMemory: @unchecked Sendable {
                 outcome: "unmapped it, then freed the pages"))
             unmapLockedPages(va, mdl: mdl)
         }
+        let users = state.withLock { s in
+            let bases = s.userMappings.filter { $0.value === mdl }.map(\.key)
+            for b in bases { s.userMappings[b] = nil }
+            return bases
+        }
+        for b in users {
+            diagnostics.report(Diagnostic(severity: .error, ddi: ddi, argument: "MemoryDescriptorList",
+                                          rule: "\(mdl) is still mapped for a client", outcome: "unmapped it, then freed the pages"))
+            backing.unmap(UnsafeMutableRawPointer(bitPattern: b)!, pageCount: mdl.pageFrameNumbers.count)
+        }
         release(mdl)
     }
 
@@ -379,11 +471,14 @@ public final class PhysicalMemory: @unchecked Sendable {
     private func release(_ mdl: MDL) {
         mdl.freedFlag.store(true, ordering: .releasing)
         let frames = mdl.pageFrameNumbers
+        // No DMA engine may touch the pages once anyone else can have them:
+        // revoke, wait out transfers in flight, wipe, and only then free.
+        revokeOwnership(of: frames)
+        forEachRun(frames) { backing.discard(frames: $0) }
         state.withLock { s in
             s.live[ObjectIdentifier(mdl)] = nil
             forEachRun(frames) { s.frames.set($0, free: true) }
         }
-        forEachRun(frames) { backing.discard(frames: $0) }
         mdl.mdlFlags.remove(.mappedToSystemVa)
         mdl.mappedSystemVa = nil
     }
@@ -397,7 +492,7 @@ public final class PhysicalMemory: @unchecked Sendable {
         mapPages(mdl, cacheType: cacheType, ddi: "MmMapLockedPagesSpecifyCache")
     }
 
-    func mapPages(_ mdl: MDL, cacheType: MemoryCachingType, ddi: String) -> UnsafeMutableRawPointer? {
+    package func mapPages(_ mdl: MDL, cacheType: MemoryCachingType, ddi: String) -> UnsafeMutableRawPointer? {
         guard checkLive(mdl, ddi: ddi, outcome: "returned NULL") else { return nil }
         if let va = mdl.mappedSystemVa {
             reject(ddi, "MemoryDescriptorList", "\(mdl) is already mapped at \(va) (MDL_MAPPED_TO_SYSTEM_VA); unmap it first")
@@ -418,12 +513,42 @@ public final class PhysicalMemory: @unchecked Sendable {
         return va
     }
 
+    /// `MmMapLockedPagesSpecifyCache(Mdl, UserMode, CacheType, ...)`: a mapping
+    /// of the MDL's pages for a client, separate from any system-space mapping
+    /// the driver made (it does not touch `MappedSystemVa`). Returns the base
+    /// plus `ByteOffset`, or nil.
+    public func mapLockedPagesForUser(_ mdl: MDL, cacheType: MemoryCachingType) -> UnsafeMutableRawPointer? {
+        let ddi = "MmMapLockedPagesSpecifyCache(UserMode)"
+        guard checkLive(mdl, ddi: ddi, outcome: "returned NULL") else { return nil }
+        guard let base = try? backing.map(frames: mdl.pageFrameNumbers) else {
+            reject(ddi, "MemoryDescriptorList", "the host could not map \(mdl)")
+            return nil
+        }
+        state.withLock { $0.userMappings[UInt(bitPattern: base)] = mdl }
+        return base + mdl.byteOffset
+    }
+
+    /// `MmUnmapLockedPages(BaseAddress, Mdl)` of a user-mode mapping.
+    public func unmapLockedPagesForUser(_ baseAddress: UnsafeMutableRawPointer, mdl: MDL) {
+        let base = baseAddress - mdl.byteOffset
+        let found = state.withLock { $0.userMappings.removeValue(forKey: UInt(bitPattern: base)) }
+        guard found === mdl else {
+            diagnostics.report(Diagnostic(severity: .error, ddi: "MmUnmapLockedPages(UserMode)", argument: "BaseAddress",
+                                          rule: "\(baseAddress) is not a user-mode mapping of \(mdl)", outcome: "nothing unmapped"))
+            return
+        }
+        backing.unmap(base, pageCount: mdl.pageFrameNumbers.count)
+    }
+
+    /// User-mode mappings of `mdl` still in place.
+    public func userMappingCount(of mdl: MDL) -> Int { state.withLock { $0.userMappings.values.filter { $0 === mdl }.count } }
+
     /// `MmUnmapLockedPages(BaseAddress, Mdl)`: BaseAddress must be what the mapping returned.
     public func unmapLockedPages(_ baseAddress: UnsafeMutableRawPointer, mdl: MDL) {
         unmapPages(baseAddress, mdl: mdl, ddi: "MmUnmapLockedPages")
     }
 
-    func unmapPages(_ baseAddress: UnsafeMutableRawPointer, mdl: MDL, ddi: String) {
+    package func unmapPages(_ baseAddress: UnsafeMutableRawPointer, mdl: MDL, ddi: String) {
         guard checkLive(mdl, ddi: ddi, outcome: "nothing unmapped") else { return }
         guard let va = mdl.mappedSystemVa, mdl.origin != .contiguousMemory else {
             diagnostics.report(Diagnostic(
@@ -444,7 +569,7 @@ public final class PhysicalMemory: @unchecked Sendable {
         mdl.mdlFlags.remove(.mappedToSystemVa)
     }
 
-    func checkLive(_ mdl: MDL, ddi: String, outcome: String) -> Bool {
+    package func checkLive(_ mdl: MDL, ddi: String, outcome: String) -> Bool {
         guard mdl.owner === self else {
             diagnostics.report(Diagnostic(severity: .error, ddi: ddi, argument: "MemoryDescriptorList",
                                           rule: "\(mdl) belongs to another memory manager", outcome: outcome))

@@ -1,0 +1,430 @@
+import CWaveRTShim
+import Glibc
+import Synchronization
+import WaveRTEngine
+import WaveRTKernel
+import WaveRTPort
+
+/// How the client is woken.
+public enum ClientMode: Sendable, Hashable, Codable {
+    /// On the notification event: write (or read) what the position says is free (or ready).
+    case event
+    /// Every `periodNanoseconds`: read the position and write ahead (the fallback when
+    /// the stream has no notifications, and the ACX "1 packet" mode).
+    case timer(periodNanoseconds: UInt64)
+    /// On the event: GetPacketCount, then SetWritePacket for each packet the
+    /// buffer has room for (capture: GetReadPacket until no more data).
+    case packet
+}
+
+/// The Windows audio engine's side of one stream, talking only to the port:
+/// KS properties, the buffer mapping the port made for it, its event, and the
+/// registers the port mapped. It never touches the hardware.
+///
+/// **Opening** (``init(port:pin:...)``): notification support is queried; a
+/// buffer with notification when the stream can notify (else a plain buffer,
+/// and the client falls back to timer mode); a buffer smaller than asked fails
+/// stream creation, as WASAPI does; the event is registered; the position
+/// register is mapped when there is one (else KSPROPERTY_AUDIO_POSITION).
+///
+/// **Render** keeps the buffer full: at each wake it reads the position (the
+/// byte at the DAC) and writes up to one buffer past it, never over bytes the
+/// device may not have fetched yet. In packet mode it pre-rolls a buffer of
+/// packets before RUN, then on each event reads the packet count and announces
+/// each packet it writes with SetWritePacket; a late packet is still written
+/// (its lateness is the glitch monitor's to judge) and the client carries on.
+/// When the source ends it sends end of stream (packet mode) or silence.
+///
+/// **Capture** reads what the device has written: up to the record position
+/// less the FIFO, or packet by packet with GetReadPacket, into the recorder.
+///
+/// **Waking**: on the virtual clock the client is stepped by the clock right
+/// after the machine at each instant (``attach(to:)``); on the system clock it
+/// runs on a real-time thread of its own that waits on its event (or sleeps
+/// to its period), as the engine's audio thread does. An event wait times out
+/// after 1.5 packets; the client then services the buffer from the position
+/// anyway and counts the timeout. Each wake first brings the emulated DMA up
+/// to the present (``Machine/synchronizeDevices()``), so the client never
+/// writes over a byte the hardware would already have fetched.
+public final class AudioEngineClient: TimedWork, @unchecked Sendable {
+    public let port: WaveRTPort
+    public let pin: KSPin
+    public private(set) var mode: ClientMode
+    public let format: StreamFormat
+    public let capture: Bool
+    public let buffer: KSPin.Buffer
+    public let notificationCount: Int
+    public let packetBytes: Int
+    public let monitor: GlitchMonitor?
+    let source: (any SampleSource)?
+    let recorder: (any AudioSink)?
+    let event: (handle: UInt64, event: KEvent)?
+    let positionRegister: MappedRegister?
+    let fifoBytes: UInt64
+    private let timebase: any Timebase
+
+    // Client-thread state (the thread, or the clock's stepping, owns it).
+    private var watermark: UInt64 = 0         // bytes written (read) since the stream started
+    private var deviceLinear: UInt64 = 0      // the device position, unwrapped
+    private var lastOffset: UInt64 = 0
+    private var nextPacket: UInt64 = 0
+    private var sourceEnd: UInt64 = .max
+    private var eosSent = false
+    private var nextWake: UInt64 = .max
+    private var lastService: UInt64 = 0
+
+    private let wakes = Atomic<UInt64>(0)
+    private let timeouts = Atomic<UInt64>(0)
+    private let lateWrites = Atomic<UInt64>(0)
+    private let packetErrors = Atomic<UInt64>(0)
+    private let lastPacketStatus = Atomic<Int32>(0)
+    private let running = Atomic<Bool>(false)
+    private let endOfData = Atomic<UInt64>(.max)
+    private var thread: RealTimeThread?
+    private var scheduler: Scheduler?
+
+    /// Opens the stream's buffer the way the audio engine does.
+    /// - Parameters:
+    ///   - requestedBytes: the buffer asked for (whole frames; whole packets when notifying).
+    ///   - source: what a render client plays. `recorder`: where a capture client puts what it reads.
+    public init(port: WaveRTPort, pin: KSPin, mode: ClientMode, requestedBytes: Int, notificationCount: Int,
+                source: (any SampleSource)? = nil, recorder: (any AudioSink)? = nil, monitorGlitches: Bool = true) throws(ClientError)
+    {
+        self.port = port
+        self.pin = pin
+        self.format = pin.dataFormat.streamFormat!
+        capture = pin.isCapture
+        self.source = source
+        self.recorder = recorder
+        timebase = port.machine.timebase
+        let notifying = notificationCount > 0 && (try? pin.queryNotificationSupport().get()) == true
+        let result = notifying ? pin.buffer(requestedSize: requestedBytes, notificationCount: notificationCount)
+            : pin.buffer(requestedSize: requestedBytes)
+        guard case .success(let b) = result else {
+            if case .failure(let s) = result { throw .buffer(status: s, requested: requestedBytes) }
+            throw .buffer(status: .unsuccessful, requested: requestedBytes)
+        }
+        // WASAPI does not use a buffer smaller than it asked for: stream creation fails.
+        guard b.actualSize >= requestedBytes else { throw .bufferSmallerThanAsked(actual: b.actualSize, requested: requestedBytes) }
+        guard b.actualSize % format.blockAlign == 0 else { throw .bufferNotWholeFrames(actual: b.actualSize, blockAlign: format.blockAlign) }
+        buffer = b
+        self.notificationCount = notifying ? notificationCount : 0
+        packetBytes = b.actualSize / max(1, self.notificationCount)
+        let packetDuration = UInt64(packetBytes / format.blockAlign) * 1_000_000_000 / UInt64(format.sampleRate)
+        if !notifying {
+            self.mode = .timer(periodNanoseconds: { if case .timer(let p) = mode { return p }; return max(1_000_000, packetDuration / 2) }())
+        } else if mode == .packet && !pin.supportsPacketMode {
+            self.mode = .event  // the stream has no packet interface: plain events
+        } else {
+            self.mode = mode
+        }
+        if notifying {
+            let e = port.createEvent()
+            let s = pin.registerNotificationEvent(e.handle)
+            guard s.isSuccess else { throw .registration(status: s) }
+            event = e
+        } else {
+            event = nil
+        }
+        positionRegister = try? pin.positionRegister().get()
+        fifoBytes = UInt64((try? pin.hwLatency().get())?.fifoSize ?? 0)
+        if monitorGlitches, let pages = pin.bufferPages {
+            let m = GlitchMonitor(mdl: pages.mdl, offset: pages.offset, size: pages.size, blockAlign: format.blockAlign, capture: capture)
+            port.adapter.dmaObservers.add(m)
+            monitor = m
+        } else {
+            monitor = nil
+        }
+    }
+
+    /// Figures.
+    public var wakeCount: UInt64 { wakes.load(ordering: .relaxed) }
+    public var eventTimeoutCount: UInt64 { timeouts.load(ordering: .relaxed) }
+    /// SetWritePacket refusals (late, overrun) and writes that began behind the device.
+    public var lateWriteCount: UInt64 { lateWrites.load(ordering: .relaxed) }
+    public var packetErrorCount: UInt64 { packetErrors.load(ordering: .relaxed) }
+    public var lastPacketError: NTStatus? {
+        let raw = lastPacketStatus.load(ordering: .relaxed)
+        return raw == 0 ? nil : NTStatus(rawValue: raw)
+    }
+    /// Bytes written (render) or read (capture) since the stream started.
+    public var bytesTransferred: UInt64 { watermark }
+    /// Where the source ended (bytes since the start), once it has.
+    public var endOfDataPosition: UInt64? {
+        let e = endOfData.load(ordering: .acquiring)
+        return e == .max ? nil : e
+    }
+
+    private var packetDurationNanoseconds: UInt64 {
+        UInt64(packetBytes / format.blockAlign) * 1_000_000_000 / UInt64(format.sampleRate)
+    }
+
+    // MARK: Running
+
+    /// Pre-rolls (render) and runs the stream: KSSTATE_RUN through the port,
+    /// then the client starts waking.
+    public func start(scheduler clientScheduler: Scheduler? = nil) throws(ClientError) {
+        watermark = 0
+        deviceLinear = 0
+        lastOffset = 0
+        nextPacket = 0
+        eosSent = false
+        if !capture { preroll() }
+        let status = pin.setState(.run)
+        guard status.isSuccess else { throw .state(.run, status) }
+        running.store(true, ordering: .releasing)
+        lastService = timebase.now
+        scheduleNext(after: lastService)
+        switch timebase.hostClock {
+        case .virtual(let clock):
+            clock.attach(self)
+        case .monotonic:
+            let t = RealTimeThread(configuration: .init(fifoPriority: 65, name: "wavert-client")) { [unowned self] t in self.run(on: t) }
+            thread = t
+        }
+    }
+
+    /// Stops waking, steps the stream down to STOP through the port, and lets
+    /// the monitor judge what remains.
+    @discardableResult
+    public func stop() -> NTStatus {
+        guard running.exchange(false, ordering: .acquiringAndReleasing) else { return .success }
+        if let thread {
+            thread.requestStop()
+            if let event { _ = keSetEvent(event.event) }
+            thread.join()
+            self.thread = nil
+        }
+        if case .virtual(let clock) = timebase.hostClock { clock.detach(self) }
+        let status = pin.setState(.pause)
+        monitor.map { m in
+            port.machine.scheduler.quiesce()
+            m.finish()
+        }
+        let down = pin.setState(.stop)
+        return status.isSuccess ? down : status
+    }
+
+    /// Unregisters the event, detaches the monitor (the pin's close does the rest).
+    public func close() {
+        _ = stop()
+        if let event {
+            pin.unregisterNotificationEvent(event.handle)
+            port.closeHandle(event.handle)
+        }
+        if let monitor { port.adapter.dmaObservers.remove(monitor) }
+    }
+
+    /// Whether the client waits on its event (event and packet modes) rather than a period.
+    private var waitsOnEvent: Bool {
+        if case .timer = mode { return false }
+        return event != nil
+    }
+
+    /// The system clock: the client's own real-time thread, waiting on the event
+    /// (with a timeout of 1.5 packets) or sleeping to its period.
+    private func run(on thread: RealTimeThread) {
+        port.machine.withCurrent {
+            while !thread.shouldStop {
+                if waitsOnEvent, let event {
+                    let timeout = max(1, Int64(packetDurationNanoseconds * 3 / 2 / 100))
+                    let waited = keWaitForSingleObject(event.event, timeout: -timeout)
+                    if thread.shouldStop { break }
+                    if waited == .timeout { timeouts.add(1, ordering: .relaxed) }
+                } else {
+                    _ = wrt_sleep_until_monotonic_ns(timebase.hostTime(for: nextWake))
+                    if thread.shouldStop { break }
+                }
+                step(now: timebase.now)
+            }
+        }
+    }
+
+    // MARK: TimedWork (the virtual clock)
+
+    public func nextDeadline() -> UInt64? {
+        guard running.load(ordering: .acquiring) else { return nil }
+        if waitsOnEvent, let event, keReadStateEvent(event.event) != 0 { return timebase.now }
+        return nextWake
+    }
+
+    public func service(now: UInt64) {
+        guard running.load(ordering: .acquiring) else { return }
+        if waitsOnEvent, let event, keWaitForSingleObject(event.event, timeout: 0) != .success {
+            timeouts.add(1, ordering: .relaxed)  // woken by the timeout, not the event
+        }
+        step(now: now)
+    }
+
+    private func scheduleNext(after now: UInt64) {
+        switch mode {
+        case .timer(let period): nextWake = now + period
+        case .event, .packet: nextWake = now + packetDurationNanoseconds * 3 / 2
+        }
+    }
+
+    // MARK: One wake
+
+    /// What the client does at each wake: write (or read) what it can, then
+    /// publish its watermark for the glitch monitor.
+    func step(now: UInt64) {
+        wakes.add(1, ordering: .relaxed)
+        // The emulated DMA catches up first: what the hardware fetched by now is fetched before we write.
+        port.machine.synchronizeDevices()
+        port.machine.withCurrent {
+            if capture {
+                if mode == .packet { readPackets(now: now) } else { readAvailable(now: now) }
+            } else {
+                if mode == .packet { writePackets() } else { writeAvailable() }
+                monitor?.publish(watermark, at: timebase.now)
+            }
+        }
+        lastService = now
+        scheduleNext(after: now)
+    }
+
+    /// The device position (render: the byte at the DAC; capture: the record
+    /// position), unwrapped into bytes since the start.
+    private func devicePosition() -> UInt64? {
+        let size = UInt64(buffer.actualSize)
+        let offset: UInt64
+        if let positionRegister {
+            offset = positionRegister.read() % size
+        } else {
+            guard case .success(let p) = pin.position() else { return nil }
+            offset = p.playOffset % size
+        }
+        deviceLinear &+= (offset &+ size &- lastOffset) % size
+        lastOffset = offset
+        return deviceLinear
+    }
+
+    private func writeAvailable() {
+        guard let position = devicePosition() else { return }
+        // Up to one buffer past the DAC: never over a byte the device has not fetched.
+        let target = position + UInt64(buffer.actualSize)
+        guard target > watermark else { return }
+        if watermark < position { lateWrites.add(1, ordering: .relaxed) }
+        fill(upTo: target - (target - watermark) % UInt64(format.blockAlign))
+    }
+
+    /// Before RUN the engine fills one buffer. In packet mode only packet 0 is
+    /// announced (a stopped stream accepts SetWritePacket(0) alone: SYSVAD's
+    /// rule, and ACX's pre-roll); the rest of the buffer is written with it,
+    /// and the first event's count asks for packet N.
+    private func preroll() {
+        if mode == .packet {
+            writeNextPacket(count: 0)
+            if !eosSent {
+                fill(upTo: UInt64(buffer.actualSize))
+                nextPacket = UInt64(max(1, notificationCount))
+            }
+        } else {
+            fill(upTo: UInt64(buffer.actualSize))
+        }
+        monitor?.publish(watermark, at: timebase.now)
+    }
+
+    /// Writes the source into the buffer up to `target` (silence once the source ended).
+    private func fill(upTo target: UInt64) {
+        let size = UInt64(buffer.actualSize)
+        let blockAlign = format.blockAlign
+        while watermark < target {
+            let offset = Int(watermark % size)
+            let bytes = Int(min(target - watermark, size - UInt64(offset)))
+            let frames = bytes / blockAlign
+            guard frames > 0 else { break }
+            let got = sourceEnd == .max ? (source?.read(frames: frames, into: buffer.address + offset, format: format) ?? 0) : 0
+            if got < frames {
+                if sourceEnd == .max {
+                    sourceEnd = watermark + UInt64(got * blockAlign)
+                    endOfData.store(sourceEnd, ordering: .releasing)
+                }
+                memset(buffer.address + offset + got * blockAlign, 0, (frames - got) * blockAlign)
+            }
+            watermark += UInt64(frames * blockAlign)
+        }
+        if buffer.callMemoryBarrier { atomicMemoryFence(ordering: .sequentiallyConsistent) }  // write-combined memory
+    }
+
+    /// Packet mode: the packet count, then every packet the buffer has room for.
+    private func writePackets() {
+        guard !eosSent, case .success(let count32) = pin.packetCount() else { return }
+        // Packet numbers are 32 bits; the count since STOP is this run's.
+        let count = (nextPacket & ~0xFFFF_FFFF) | UInt64(count32)
+        while !eosSent && nextPacket < count + UInt64(notificationCount) {
+            writeNextPacket(count: count)
+        }
+    }
+
+    private func writeNextPacket(count: UInt64) {
+        let packet = nextPacket
+        let start = watermark
+        fill(upTo: (packet + 1) * UInt64(packetBytes))
+        let eos = sourceEnd != .max
+        let status = pin.setWritePacket(UInt32(truncatingIfNeeded: packet), flags: eos ? KSSTREAM_HEADER_OPTIONSF_ENDOFSTREAM : 0,
+                                        eosPacketLength: eos ? UInt32(max(0, Int(sourceEnd) - Int(start))) : 0)
+        if !status.isSuccess {
+            packetErrors.add(1, ordering: .relaxed)
+            lastPacketStatus.store(status.rawValue, ordering: .relaxed)
+            if status == .dataLateError { lateWrites.add(1, ordering: .relaxed) }
+        }
+        if eos { eosSent = true }
+        nextPacket = packet + 1
+    }
+
+    /// Capture: read what the device has written, up to the record position less its FIFO.
+    private func readAvailable(now: UInt64) {
+        guard let position = devicePosition() else { return }
+        let available = position > fifoBytes ? position - fifoBytes : 0
+        let target = available - available % UInt64(format.blockAlign)
+        guard target > watermark else {
+            monitor?.publish(watermark, at: now)
+            return
+        }
+        read(upTo: min(target, watermark + UInt64(buffer.actualSize)), at: now)
+    }
+
+    /// Capture, packet mode: GetReadPacket until no more data.
+    private func readPackets(now: UInt64) {
+        while case .success(let packet) = pin.getReadPacket() {
+            let start = UInt64(packet.packetNumber) * UInt64(packetBytes)
+            if start > watermark { watermark = start }  // packets the driver skipped are lost
+            read(upTo: start + UInt64(packetBytes), at: now)
+            if !packet.moreData { break }
+        }
+        monitor?.publish(watermark, at: now)
+    }
+
+    private func read(upTo target: UInt64, at now: UInt64) {
+        let size = UInt64(buffer.actualSize)
+        monitor?.checkRead(from: watermark, to: target, at: now)
+        while watermark < target {
+            let offset = Int(watermark % size)
+            let bytes = Int(min(target - watermark, size - UInt64(offset)))
+            recorder?.consume(UnsafeRawBufferPointer(start: buffer.address + offset, count: bytes))
+            watermark += UInt64(bytes)
+        }
+        monitor?.publish(watermark, at: now)
+    }
+}
+
+/// Why the client could not open or run its stream.
+public enum ClientError: Error, Hashable, CustomStringConvertible {
+    case buffer(status: NTStatus, requested: Int)
+    case bufferSmallerThanAsked(actual: Int, requested: Int)
+    case bufferNotWholeFrames(actual: Int, blockAlign: Int)
+    case registration(status: NTStatus)
+    case state(KSState, NTStatus)
+
+    public var description: String {
+        switch self {
+        case .buffer(let s, let r): "the buffer request (\(r) bytes) failed with \(s)"
+        case .bufferSmallerThanAsked(let a, let r):
+            "the miniport's buffer of \(a) bytes is smaller than the \(r) bytes asked for; WASAPI does not use such a buffer (stream creation fails)"
+        case .bufferNotWholeFrames(let a, let b): "the miniport's buffer of \(a) bytes is not a whole number of \(b)-byte frames"
+        case .registration(let s): "KSPROPERTY_RTAUDIO_REGISTER_NOTIFICATION_EVENT failed with \(s)"
+        case .state(let state, let s): "KSPROPERTY_CONNECTION_STATE \(state) failed with \(s)"
+        }
+    }
+}

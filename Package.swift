@@ -1,25 +1,28 @@
 // swift-tools-version: 6.0
 // The WaveRT emulator: a virtual WaveRT audio device for Windows audio-driver
-// writers, in user space on Linux. Layers, lowest first; a layer imports only
-// those below it:
+// writers, in user space on Linux. Layers, lowest first; each target lists
+// exactly what it imports, and a layer imports only layers below it:
 //
-//   WaveRTMemory  emulated physical memory, MDLs, the Mm* and IPortWaveRTStream memory DDIs
-//   WaveRTDMA     emulated DMA controllers: profiles, programming, validation, transfers
-//   WaveRTEngine  timebases, the cyclic buffer engine: position, notifications, packets, glitches
-//   WaveRTPort    miniport protocols, the simulated port driver, the audio-engine client, sources
-//   examples/     WaveRTExamples: example miniports (simple, hda, isa, buggy ones)
-//   WaveRTTiming  timing scenarios, the Windows position checks, JSON reports, SVG plots
-//   WaveRTALSA    the ALSA sink (libasound2) and its writer thread
-//   WaveRT        the umbrella a user imports
-//   wavert        the command-line tool
+//   WaveRTMemory    emulated physical memory, page owners, MDLs, the Mm* DDIs' memory manager
+//   WaveRTDMA       DMA controller profiles, program validation, faithful faults, transfers
+//   WaveRTEngine    time: timebases, the virtual clock, schedulers, rings; formats and sinks
+//   WaveRTHardware  register-level devices: HD Audio, 8237 + SB16, a generic bus master; bus and lines
+//   WaveRTKernel    the WDM a miniport calls: IRQL, KEVENT, KDPC, timers, spin locks, interrupts,
+//                   pool, MMIO and port I/O, the verifier, and the machine's processor
+//   WaveRTPort      PortCls: the miniport interfaces, IPortWaveRTStream, the KS properties, adapters
+//   WaveRTClient    the Windows audio engine's part: the client, sources, glitch monitor, sessions
+//   examples/       WaveRTExamples: example miniports written as drivers are
+//   WaveRTTiming    timing scenarios, the Windows position checks, JSON reports, SVG plots
+//   WaveRTALSA      the ALSA sink and source (libasound2): rings, writer, drift compensation
+//   WaveRTRunner    what `wavert play`, `record` and `soak` do
+//   WaveRT          the umbrella a user imports
+//   wavert          the command-line tool
 import PackageDescription
 
 let package = Package(
     name: "WaveRT",
     platforms: [.macOS(.v15)],
     products: [
-        .library(name: "WaveRT", targets: ["WaveRT"]),
-        .executable(name: "wavert", targets: ["WaveRTCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -28,101 +31,35 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
-        // libc calls that Glibc does not import (memfd_create, fallocate, prctl, ...).
+        // libc calls Glibc does not import (memfd_create, fallocate, prctl, futex, TLS, signals).
         .target(name: "CWaveRTShim"),
-        // libasound2 through pkg-config; `.ci/install-deps` installs libasound2-dev.
-        .systemLibrary(
-            name: "CALSA",
-            pkgConfig: "alsa",
-            providers: [.apt(["libasound2-dev"])]
-        ),
-        .target(
-            name: "WaveRTMemory",
-            dependencies: [
-                "CWaveRTShim",
-                .product(name: "Logging", package: "swift-log"),
-            ]
-        ),
-        .target(
-            name: "WaveRTDMA",
-            dependencies: ["WaveRTMemory"]
-        ),
-        .target(
-            name: "WaveRTEngine",
-            dependencies: [
-                "WaveRTDMA", "WaveRTMemory", "CWaveRTShim",
-                .product(name: "Histogram", package: "hdrhistogram-swift"),
-            ]
-        ),
-        // libsndfile through pkg-config; `.ci/install-deps` installs libsndfile1-dev.
-        .systemLibrary(
-            name: "CSndfile",
-            pkgConfig: "sndfile",
-            providers: [.apt(["libsndfile1-dev"])]
-        ),
-        .target(
-            name: "WaveRTPort",
-            dependencies: ["WaveRTEngine", "WaveRTDMA", "WaveRTMemory", "CSndfile"]
-        ),
-        // The example miniports: readable models a driver writer can copy from.
-        .target(
-            name: "WaveRTExamples",
-            dependencies: ["WaveRTPort", "WaveRTEngine", "WaveRTDMA", "WaveRTMemory"],
-            path: "examples"
-        ),
-        .target(
-            name: "WaveRTTiming",
-            dependencies: [
-                "WaveRTPort", "WaveRTEngine", "WaveRTDMA", "WaveRTMemory",
-                .product(name: "Histogram", package: "hdrhistogram-swift"),
-            ]
-        ),
-        // libsamplerate through pkg-config; `.ci/install-deps` installs libsamplerate0-dev.
-        .systemLibrary(
-            name: "CSamplerate",
-            pkgConfig: "samplerate",
-            providers: [.apt(["libsamplerate0-dev"])]
-        ),
+        // Debian's C libraries through pkg-config; `.ci/install-deps` installs their -dev packages.
+        .systemLibrary(name: "CALSA", pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
+        .systemLibrary(name: "CSndfile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
+        .systemLibrary(name: "CSamplerate", pkgConfig: "samplerate", providers: [.apt(["libsamplerate0-dev"])]),
         .target(name: "CALSAShim", dependencies: ["CALSA"]),
-        .target(
-            name: "WaveRTALSA",
-            dependencies: ["CALSA", "CALSAShim", "CSamplerate", "CWaveRTShim", "WaveRTEngine", "WaveRTPort", "WaveRTDMA", "WaveRTMemory"]
-        ),
-        .target(
-            name: "WaveRT",
-            dependencies: ["WaveRTMemory", "WaveRTDMA", "WaveRTEngine", "WaveRTPort", "WaveRTExamples", "WaveRTTiming", "WaveRTALSA"]
-        ),
-        .executableTarget(
-            name: "WaveRTCLI",
-            dependencies: [
-                "WaveRT", "WaveRTALSA", "WaveRTDMA", "WaveRTEngine", "WaveRTExamples", "WaveRTPort", "WaveRTTiming",
-                "CALSA", "CWaveRTShim",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
-        ),
-        .testTarget(
-            name: "WaveRTMemoryTests",
-            dependencies: ["WaveRT", "WaveRTMemory"]
-        ),
-        .testTarget(
-            name: "WaveRTDMATests",
-            dependencies: ["WaveRT", "WaveRTDMA", "WaveRTMemory"]
-        ),
-        .testTarget(
-            name: "WaveRTEngineTests",
-            dependencies: ["WaveRT", "WaveRTEngine", "WaveRTMemory", "WaveRTDMA"]
-        ),
-        .testTarget(
-            name: "WaveRTALSATests",
-            dependencies: ["WaveRT", "WaveRTALSA", "CALSA", "WaveRTMemory", "WaveRTDMA", "WaveRTEngine", "WaveRTPort", "WaveRTExamples"]
-        ),
-        .testTarget(
-            name: "WaveRTTimingTests",
-            dependencies: ["WaveRT", "WaveRTTiming", "WaveRTMemory", "WaveRTDMA", "WaveRTEngine", "WaveRTPort", "WaveRTExamples"]
-        ),
-        .testTarget(
-            name: "WaveRTPortTests",
-            dependencies: ["WaveRT", "WaveRTPort", "WaveRTExamples", "CSndfile", "WaveRTMemory", "WaveRTDMA", "WaveRTEngine"]
-        ),
+
+        .target(name: "WaveRTMemory", dependencies: ["CWaveRTShim", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "WaveRTDMA", dependencies: ["WaveRTMemory"]),
+        .target(name: "WaveRTEngine", dependencies: ["CWaveRTShim", .product(name: "Histogram", package: "hdrhistogram-swift")]),
+        .target(name: "WaveRTHardware", dependencies: ["WaveRTEngine", "WaveRTDMA", "WaveRTMemory"]),
+        .target(name: "WaveRTKernel", dependencies: ["WaveRTEngine", "WaveRTHardware", "WaveRTMemory", "CWaveRTShim"]),
+        .target(name: "WaveRTPort",
+                dependencies: ["WaveRTKernel", "WaveRTHardware", "WaveRTEngine", "WaveRTDMA", "WaveRTMemory", "CWaveRTShim"]),
+        // The example miniports: drivers, so they import the kernel and the port, never the hardware.
+
+        .target(name: "WaveRTClient",
+                dependencies: ["WaveRTPort", "WaveRTKernel", "WaveRTHardware", "WaveRTEngine", "WaveRTDMA", "WaveRTMemory", "CSndfile", "CWaveRTShim"]),
+        .target(name: "WaveRTExamples", dependencies: ["WaveRTPort", "WaveRTKernel", "WaveRTEngine", "WaveRTMemory"], path: "examples"),
+
+        // Shared by the test targets (never the umbrella).
+        .target(name: "WaveRTTestSupport", dependencies: ["WaveRTEngine"], path: "Tests/WaveRTTestSupport"),
+        .testTarget(name: "WaveRTHardwareTests",
+                    dependencies: ["WaveRTHardware", "WaveRTEngine", "WaveRTDMA", "WaveRTMemory", "WaveRTTestSupport"]),
+        .testTarget(name: "WaveRTExamplesTests",
+                    dependencies: ["WaveRTExamples", "WaveRTClient", "WaveRTPort", "WaveRTKernel", "WaveRTHardware", "WaveRTEngine",
+                                   "WaveRTDMA", "WaveRTMemory", "WaveRTTestSupport"]),
+        .testTarget(name: "WaveRTKernelTests",
+                    dependencies: ["WaveRTKernel", "WaveRTHardware", "WaveRTEngine", "WaveRTMemory", "WaveRTTestSupport"]),
     ]
 )

@@ -42,7 +42,12 @@ uint64_t wrt_monotonic_ns(void) {
 
 int wrt_set_thread_name(const char *name) { return prctl(PR_SET_NAME, name, 0, 0, 0); }
 
-int wrt_gettid(void) { return (int)gettid(); }
+/* Cached per thread: the spin-lock owner checks call it on every acquire. */
+static _Thread_local int wrt_cached_tid;
+int wrt_gettid(void) {
+    if (wrt_cached_tid == 0) wrt_cached_tid = (int)gettid();
+    return wrt_cached_tid;
+}
 
 uint32_t wrt_atomic_load_u32(const uint32_t *word) { return __atomic_load_n(word, __ATOMIC_SEQ_CST); }
 

@@ -96,6 +96,7 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
         capture = pin.isCapture
         self.source = source
         self.recorder = recorder
+        source?.prepare(format: format)
         timebase = port.machine.timebase
         let notifying = notificationCount > 0 && (try? pin.queryNotificationSupport().get()) == true
         let result = notifying ? pin.buffer(requestedSize: requestedBytes, notificationCount: notificationCount)

@@ -20,6 +20,8 @@ public enum PositionMath {
     /// Saturates at UInt64.max (some 580 years at 768 kHz).
     @inline(__always)
     public static func nanoseconds(untilFrames frames: UInt64, rate: UInt64) -> UInt64 {
+        // Fast path while frames × 10⁹ + rate fits in 64 bits (some 4 days at 48 kHz).
+        if frames < 18_000_000_000 && rate < 1 << 32 { return (frames &* nanosecondsPerSecond &+ rate &- 1) / rate }
         let product = frames.multipliedFullWidth(by: nanosecondsPerSecond)
         guard product.high < rate else { return .max }
         let (q, r) = rate.dividingFullWidth(product)

@@ -22,16 +22,16 @@ import Synchronization
 /// which serialises writers itself with a short spin-then-yield gate that no
 /// reader ever takes).
 public final class Seqlock<Value: BitwiseCopyable>: @unchecked Sendable {
-    public static var maximumRetries: Int { 8 }
-    private static var slots: UInt64 { 4 }
+    @inlinable public static var maximumRetries: Int { 8 }
+    @inlinable static var slots: UInt64 { 4 }
 
-    private let sequence = Atomic<UInt64>(0)
-    private let words: UnsafeMutablePointer<Atomic<UInt64>>
-    private let wordCount: Int
-    private let writerGate = Atomic<Bool>(false)
+    @usableFromInline let sequence = Atomic<UInt64>(0)
+    @usableFromInline let words: UnsafeMutablePointer<Atomic<UInt64>>
+    @usableFromInline let wordCount: Int
+    @usableFromInline let writerGate = Atomic<Bool>(false)
     /// The writer's own copy of the latest value (touched by writers only).
-    private var latest: Value
-    private let retries = Atomic<UInt64>(0)
+    @usableFromInline var latest: Value
+    @usableFromInline let retries = Atomic<UInt64>(0)
 
     public init(_ initial: Value) {
         wordCount = max(1, (MemoryLayout<Value>.size + 7) / 8)
@@ -47,6 +47,7 @@ public final class Seqlock<Value: BitwiseCopyable>: @unchecked Sendable {
     }
 
     /// Publishes `value`. Callers serialise writes (or use ``update(_:)``).
+    @inlinable
     public func write(_ value: Value) {
         latest = value
         let next = sequence.load(ordering: .relaxed) &+ 1
@@ -60,7 +61,7 @@ public final class Seqlock<Value: BitwiseCopyable>: @unchecked Sendable {
     /// Read-modify-write by any number of writers, serialised by a gate that
     /// readers never touch. Not for real-time threads when another thread may
     /// write at the same time (the gate spins, then yields, while another writer holds it).
-    @discardableResult
+    @inlinable @discardableResult
     public func update<R>(_ body: (inout Value) -> R) -> R {
         var spins = 0
         while !writerGate.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
@@ -76,7 +77,7 @@ public final class Seqlock<Value: BitwiseCopyable>: @unchecked Sendable {
 
     /// The value the last write published, or nil after ``maximumRetries``
     /// failed attempts (each failure means three writes completed during one copy).
-    @inline(__always)
+    @inlinable @inline(__always)
     public func read() -> Value? {
         for _ in 0...Self.maximumRetries {
             let s = sequence.load(ordering: .acquiring)
@@ -88,14 +89,17 @@ public final class Seqlock<Value: BitwiseCopyable>: @unchecked Sendable {
         return nil
     }
 
+    /// Bumped by every write: equal versions mean the same value (for caches of derived results).
+    @inlinable public var version: UInt64 { sequence.load(ordering: .acquiring) }
+
     /// Reads that had to be retried so far (a figure for tests and reports).
     public var retryCount: UInt64 { retries.load(ordering: .relaxed) }
 
     /// The writer's view of the latest value (writers only).
-    public var writerValue: Value { latest }
+    @inlinable public var writerValue: Value { latest }
 
-    @inline(__always)
-    private func store(_ value: Value, slot: Int) {
+    @inlinable @inline(__always)
+    func store(_ value: Value, slot: Int) {
         var v = value
         withUnsafeBytes(of: &v) { raw in
             let base = words + slot * wordCount
@@ -114,8 +118,8 @@ public final class Seqlock<Value: BitwiseCopyable>: @unchecked Sendable {
         }
     }
 
-    @inline(__always)
-    private func load(slot: Int) -> Value {
+    @inlinable @inline(__always)
+    func load(slot: Int) -> Value {
         withUnsafeTemporaryAllocation(of: UInt64.self, capacity: wordCount) { buffer in
             let base = words + slot * wordCount
             for i in 0..<wordCount { buffer[i] = base[i].load(ordering: .relaxed) }
@@ -126,7 +130,7 @@ public final class Seqlock<Value: BitwiseCopyable>: @unchecked Sendable {
 
 #if canImport(Glibc)
 import Glibc
-@inline(__always) func sched_yieldCompat() { _ = sched_yield() }
+@inlinable @inline(__always) func sched_yieldCompat() { _ = sched_yield() }
 #else
-@inline(__always) func sched_yieldCompat() {}
+@inlinable @inline(__always) func sched_yieldCompat() {}
 #endif

@@ -66,10 +66,10 @@ public final class MonotonicTimebase: Timebase {
 /// Advance from one thread at a time. ``now`` is lock-free from anywhere.
 public final class VirtualClock: Timebase, @unchecked Sendable {
     private let current: Atomic<UInt64>
-    private let clients = Mutex<[WeakClient]>([])
+    /// Held strongly until detached: a weak reference would give every attached
+    /// object a side table, and every retain of it the slow path.
+    private let clients = Mutex<[any TimedWork]>([])
     private let livelocks = Atomic<UInt64>(0)
-
-    private struct WeakClient { weak var client: (any TimedWork)? }
 
     /// Passes at one instant after which ``advance(to:)`` declares a livelock
     /// (some work keeps reporting itself due) and moves on.
@@ -85,16 +85,16 @@ public final class VirtualClock: Timebase, @unchecked Sendable {
     public func hostTime(for time: UInt64) -> UInt64 { time }
 
     /// Adds `work` after everything attached so far (which is the order work
-    /// due at the same instant is serviced in).
+    /// due at the same instant is serviced in). The clock holds it until
+    /// ``detach(_:)``.
     public func attach(_ work: any TimedWork) {
         clients.withLock { list in
-            list.removeAll { $0.client == nil }
-            if !list.contains(where: { $0.client === work }) { list.append(WeakClient(client: work)) }
+            if !list.contains(where: { $0 === work }) { list.append(work) }
         }
     }
 
     public func detach(_ work: any TimedWork) {
-        clients.withLock { $0.removeAll { $0.client == nil || $0.client === work } }
+        clients.withLock { $0.removeAll { $0 === work } }
     }
 
     /// Moves time forward by `nanoseconds`, servicing every deadline on the way.
@@ -118,10 +118,13 @@ public final class VirtualClock: Timebase, @unchecked Sendable {
     /// cannot move under the pass that is running.
     public func advance(to target: UInt64) {
         guard !isAdvancingOnCurrentThread else { return }
-        let attached = clients.withLock { $0.compactMap(\.client) }
+        let attached = clients.withLock { $0 }
         wrt_vclock_set(Unmanaged.passUnretained(self).toOpaque())
         defer { wrt_vclock_set(nil) }
-        while serviceNextInstant(attached, limit: target) {}
+        attached.withUnsafeBufferPointer { works in
+            var known: UInt64? = nil
+            while serviceNextInstant(works, limit: target, knownEarliest: &known) {}
+        }
         if target > current.load(ordering: .relaxed) { current.store(target, ordering: .releasing) }
     }
 
@@ -131,7 +134,7 @@ public final class VirtualClock: Timebase, @unchecked Sendable {
     @discardableResult
     public func step(limit: UInt64) -> Bool {
         guard !isAdvancingOnCurrentThread else { return false }
-        let attached = clients.withLock { $0.compactMap(\.client) }
+        let attached = clients.withLock { $0 }
         wrt_vclock_set(Unmanaged.passUnretained(self).toOpaque())
         defer { wrt_vclock_set(nil) }
         if serviceNextInstant(attached, limit: limit) { return true }
@@ -142,24 +145,44 @@ public final class VirtualClock: Timebase, @unchecked Sendable {
     /// Finds the earliest deadline at or before `limit`, moves time there and
     /// services everything due at that instant (until nothing more is).
     private func serviceNextInstant(_ attached: [any TimedWork], limit: UInt64) -> Bool {
+        var known: UInt64? = nil
+        return attached.withUnsafeBufferPointer { serviceNextInstant($0, limit: limit, knownEarliest: &known) }
+    }
+
+    /// - Parameter knownEarliest: the earliest deadline the previous call's last round saw
+    ///   (every work was asked after the last service), so it need not be asked again; updated for the next call.
+    private func serviceNextInstant(_ attached: UnsafeBufferPointer<any TimedWork>, limit: UInt64, knownEarliest: inout UInt64?) -> Bool {
         var earliest = UInt64.max
-        for c in attached {
-            if let d = c.nextDeadline(), d <= limit, d < earliest { earliest = d }
+        if let known = knownEarliest {
+            earliest = known
+        } else {
+            for i in attached.indices {
+                if let d = attached[i].nextDeadline(), d < earliest { earliest = d }
+            }
         }
-        guard earliest != .max else { return false }
+        knownEarliest = nil
+        guard earliest <= limit else { return false }
         let t = max(earliest, current.load(ordering: .relaxed))
         current.store(t, ordering: .releasing)
         var passes = 0
+        // Work due at t is serviced in order; then each is asked again, until none is due at t.
         while true {
             var serviced = false
-            for c in attached {
-                if let d = c.nextDeadline(), d <= t {
-                    c.service(now: t)
+            var next = UInt64.max
+            for i in attached.indices {
+                guard let d = attached[i].nextDeadline() else { continue }
+                if d <= t {
+                    attached[i].service(now: t)
                     wrt_vclock_stall_reset()
                     serviced = true
+                } else if d < next {
+                    next = d
                 }
             }
-            guard serviced else { return true }
+            guard serviced else {
+                knownEarliest = next  // nothing ran since these were asked
+                return true
+            }
             passes += 1
             if passes >= Self.maximumPassesPerInstant {
                 livelocks.add(1, ordering: .relaxed)

@@ -74,10 +74,17 @@ public final class DMAStream: @unchecked Sendable {
     public final class Program: @unchecked Sendable {
         public let dma: DMAController
         public let schedule: InterruptSchedule
+        /// The schedule's points and period where the pass reads them without copying an array.
+        let points: UnsafeMutableBufferPointer<UInt64>
+        let period: UInt64
         public init(dma: DMAController, schedule: InterruptSchedule) {
             self.dma = dma
             self.schedule = schedule
+            points = .allocate(capacity: schedule.points.count)
+            _ = points.initialize(from: schedule.points)
+            period = schedule.period
         }
+        deinit { points.deallocate() }
     }
 
     public let direction: Direction
@@ -85,6 +92,8 @@ public final class DMAStream: @unchecked Sendable {
     private let timebase: any Timebase
     private let passGuard: PassGuard
     private let programSlot = Atomic<UInt>(0)
+    /// Set by start, cleared by reset: whether RUN may read 1 (a fast path for idle engines' registers).
+    private let started = Atomic<Bool>(false)
     private let retired = Mutex<[Unmanaged<Program>]>([])
 
     /// Where render data goes and capture data comes from.
@@ -101,7 +110,11 @@ public final class DMAStream: @unchecked Sendable {
     public var observer: (any DMAStreamObserver)?
 
     /// How often a running engine without interrupt points due moves its data.
-    public var dataIntervalNanoseconds: UInt64 = 10_000_000
+    public var dataIntervalNanoseconds: UInt64 {
+        get { dataInterval.load(ordering: .relaxed) }
+        set { dataInterval.store(newValue, ordering: .relaxed) }
+    }
+    private let dataInterval = Atomic<UInt64>(10_000_000)
 
     // Pass-owned state, behind a pointer (no exclusivity checks on the real-time path).
     private struct Pass {
@@ -113,6 +126,12 @@ public final class DMAStream: @unchecked Sendable {
         var lastService: UInt64 = 0
         var faults: UInt64 = 0
         var lastTiming = Timing()
+        /// nextDeadline's last answer, valid while neither the timing nor the pass state changed.
+        var cachedDeadline: UInt64? = nil
+        var cachedVersion: UInt64 = .max
+        var cachedProgramBits: UInt = 0
+        /// The timing version the last service saw.
+        var servicedVersion: UInt64 = .max
     }
     private let pass: UnsafeMutablePointer<Pass>
     /// The linear DMA position of the next interrupt point (.max: none), for
@@ -166,6 +185,14 @@ public final class DMAStream: @unchecked Sendable {
         }
     }
 
+    /// Whether a program is loaded (lock-free, any thread).
+    @inline(__always)
+    public var hasProgram: Bool { programSlot.load(ordering: .acquiring) != 0 }
+
+    /// Whether the engine has been started since its last reset (it may move or read RUN = 1).
+    @inline(__always)
+    public var hasStarted: Bool { started.load(ordering: .acquiring) }
+
     /// The program the engine runs (the last one loaded).
     public var program: Program? {
         let bits = programSlot.load(ordering: .acquiring)
@@ -185,6 +212,7 @@ public final class DMAStream: @unchecked Sendable {
 
     /// The link starts moving at `time` (RUN set, or stream synchronisation released).
     public func start(at time: UInt64) {
+        started.store(true, ordering: .releasing)
         program?.dma.isRunning = true
         timing.update { t in
             guard !t.running else { return }
@@ -214,6 +242,7 @@ public final class DMAStream: @unchecked Sendable {
     /// Back to position 0 with an empty FIFO (a stream or controller reset).
     public func reset() {
         nextPoint.store(.max, ordering: .releasing)
+        started.store(false, ordering: .releasing)
         timing.update { t in
             t.running = false
             t.primed = false
@@ -283,23 +312,34 @@ public final class DMAStream: @unchecked Sendable {
 
     /// When the engine next has work: an interrupt point to cross, data to move, or nothing (stopped and drained).
     public func nextDeadline() -> UInt64? {
-        let p = pass.pointee
         let bits = programSlot.load(ordering: .acquiring)
         guard bits != 0 else { return nil }
+        let version = timing.version
+        if pass.pointee.cachedVersion == version && pass.pointee.cachedProgramBits == bits { return pass.pointee.cachedDeadline }
+        let p = pass.pointee
         let t = currentTiming()
         if t.generation != p.generation || bits != p.programBits { return timebase.now }
-        guard t.primed || t.running else { return nil }
+        guard t.primed || t.running else { return cache(nil, version, bits) }
         if !t.running {
             // Stopped: drain what was due up to the frozen position, then nothing.
-            return dmaBytes(t, at: t.startTime) > p.moved ? timebase.now : nil
+            return dmaBytes(t, at: t.startTime) > p.moved ? timebase.now : cache(nil, version, bits)
         }
         var deadline = max(t.startTime, p.lastService) &+ dataIntervalNanoseconds
         if p.moved == 0 && p.lastService < t.startTime { deadline = t.startTime }  // prime the FIFO at once
-        let schedule = Unmanaged<Program>.fromOpaque(UnsafeRawPointer(bitPattern: bits)!).takeUnretainedValue().schedule
-        if !schedule.points.isEmpty {
-            let point = p.pointLap &* schedule.period &+ schedule.points[p.pointIndex]
-            if let due = time(whenDMAReaches: point, t) { deadline = min(deadline, due) }
+        Unmanaged<Program>.fromOpaque(UnsafeRawPointer(bitPattern: bits)!)._withUnsafeGuaranteedRef { program in
+            if program.points.count > 0 {
+                let point = p.pointLap &* program.period &+ program.points[p.pointIndex]
+                if let due = time(whenDMAReaches: point, t) { deadline = min(deadline, due) }
+            }
         }
+        return cache(deadline, version, bits)
+    }
+
+    @inline(__always)
+    private func cache(_ deadline: UInt64?, _ version: UInt64, _ bits: UInt) -> UInt64? {
+        pass.pointee.cachedDeadline = deadline
+        pass.pointee.cachedVersion = version
+        pass.pointee.cachedProgramBits = bits
         return deadline
     }
 
@@ -308,6 +348,9 @@ public final class DMAStream: @unchecked Sendable {
     public func service(now: UInt64) {
         let bits = programSlot.load(ordering: .acquiring)
         guard bits != 0 else { return }
+        // Already serviced at this instant with this timing and program: nothing new is due.
+        let version = timing.version
+        if pass.pointee.lastService == now && pass.pointee.servicedVersion == version && pass.pointee.programBits == bits { return }
         Unmanaged<Program>.fromOpaque(UnsafeRawPointer(bitPattern: bits)!)._withUnsafeGuaranteedRef { program in
             let t = currentTiming()
             pass.pointee.lastTiming = t
@@ -324,13 +367,13 @@ public final class DMAStream: @unchecked Sendable {
                 pass.pointee.programBits = bits
                 adoptPosition(program)
             }
-            let schedule = program.schedule
+            let points = program.points, period = program.period
             let target = dmaBytes(t, at: now)
             while pass.pointee.moved < target {
                 var next = target
                 var crossing: UInt64?
-                if !schedule.points.isEmpty {
-                    let point = pass.pointee.pointLap &* schedule.period &+ schedule.points[pass.pointee.pointIndex]
+                if points.count > 0 {
+                    let point = pass.pointee.pointLap &* period &+ points[pass.pointee.pointIndex]
                     if point <= target {
                         next = max(point, pass.pointee.moved)
                         crossing = point
@@ -341,25 +384,27 @@ public final class DMAStream: @unchecked Sendable {
                     let when = time(whenDMAReaches: point, t) ?? now
                     onInterruptPoint?(pass.pointee.pointIndex, min(when, now))
                     pass.pointee.pointIndex += 1
-                    if pass.pointee.pointIndex == schedule.points.count {
+                    if pass.pointee.pointIndex == points.count {
                         pass.pointee.pointIndex = 0
                         pass.pointee.pointLap += 1
                     }
                 }
             }
-            publishNextPoint(schedule)
+            publishNextPoint(program)
             let faults = program.dma.useAfterFreeCount &+ program.dma.unallocatedCount
             if faults != pass.pointee.faults {
                 pass.pointee.faults = faults
                 onTransferFault?(now)
             }
             pass.pointee.lastService = now
+            pass.pointee.servicedVersion = version
+            pass.pointee.cachedVersion = .max  // the pass state moved: recompute the deadline
         }
     }
 
-    private func publishNextPoint(_ schedule: InterruptSchedule) {
-        let value = schedule.points.isEmpty ? UInt64.max
-            : pass.pointee.pointLap &* schedule.period &+ schedule.points[pass.pointee.pointIndex]
+    private func publishNextPoint(_ program: Program) {
+        let value = program.points.count == 0 ? UInt64.max
+            : pass.pointee.pointLap &* program.period &+ program.points[pass.pointee.pointIndex]
         nextPoint.store(value, ordering: .releasing)
     }
 
@@ -368,9 +413,14 @@ public final class DMAStream: @unchecked Sendable {
     /// an interrupt cause the hardware would already show.
     @inline(__always)
     public func unprocessedCrossing(at time: UInt64) -> UInt64? {
+        unprocessedCrossing(at: time, currentTiming())
+    }
+
+    /// As ``unprocessedCrossing(at:)``, with the timing the caller already read.
+    @inline(__always)
+    public func unprocessedCrossing(at time: UInt64, _ t: Timing) -> UInt64? {
         let point = nextPoint.load(ordering: .acquiring)
         guard point != .max else { return nil }
-        let t = currentTiming()
         guard dmaBytes(t, at: time) >= point, let when = self.time(whenDMAReaches: point, t) else { return nil }
         return when
     }

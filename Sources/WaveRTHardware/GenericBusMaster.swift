@@ -62,7 +62,10 @@ public final class GenericBusMaster: RegisterBlock, InterruptSource, TimedWork, 
     public let coarsePosition: Bool
     public let memory: PhysicalMemory
     public let timebase: any Timebase
-    public private(set) var channels: [Channel] = []
+    /// Channel 0 renders, 1 captures (control path: a copy of the list).
+    public var channels: [Channel] { list.elements }
+    /// The channels, iterated by passes and register accesses without reference counting.
+    let list = ObjectList<Channel>(capacity: 2)
     public var lastProgramError: String? { programError.withLock { $0 } }
     private let programError = Mutex<String?>(nil)
     let passGuard: PassGuard
@@ -77,8 +80,8 @@ public final class GenericBusMaster: RegisterBlock, InterruptSource, TimedWork, 
         self.profile = profile
         self.faithfulFaults = faithfulFaults
         self.coarsePosition = coarsePosition
-        channels = [Channel(index: 0, device: self, sink: sink, source: nil),
-                    Channel(index: 1, device: self, sink: nil, source: source)]
+        list.append(Channel(index: 0, device: self, sink: sink, source: nil))
+        list.append(Channel(index: 1, device: self, sink: nil, source: source))
         interruptLine.drive(from: self)
     }
 
@@ -95,11 +98,11 @@ public final class GenericBusMaster: RegisterBlock, InterruptSource, TimedWork, 
         case 0x04: return UInt64((profile.addressBits >= 64 ? 1 : 0) | 2 << 8 | min(profile.maxSegments, 0xFFFF) << 16)
         case 0x08:
             var value: UInt64 = 0
-            for c in channels where c.requestsInterrupt { value |= 1 << UInt64(c.index) }
+            list.forEach { c in if c.requestsInterrupt { value |= 1 << UInt64(c.index) } }
             return value
-        case Self.channelBase..<(Self.channelBase + channels.count * Self.channelStride):
-            let c = channels[(offset - Self.channelBase) / Self.channelStride]
-            if let v = c.read((offset - Self.channelBase) % Self.channelStride, at: now) { return UInt64(v) }
+        case Self.channelBase..<(Self.channelBase + list.count * Self.channelStride):
+            let v = list.with((offset - Self.channelBase) / Self.channelStride) { $0.read((offset - Self.channelBase) % Self.channelStride, at: now) }
+            if let v { return UInt64(v) }
         default: break
         }
         faults.unknownRead(offset: offset, width: width)
@@ -113,16 +116,22 @@ public final class GenericBusMaster: RegisterBlock, InterruptSource, TimedWork, 
         }
         switch offset {
         case 0x00, 0x04, 0x08: errors.note(.readOnlyWrite, UInt64(offset))
-        case Self.channelBase..<(Self.channelBase + channels.count * Self.channelStride):
-            let c = channels[(offset - Self.channelBase) / Self.channelStride]
-            if !c.write((offset - Self.channelBase) % Self.channelStride, UInt32(truncatingIfNeeded: value)) {
+        case Self.channelBase..<(Self.channelBase + list.count * Self.channelStride):
+            let done = list.with((offset - Self.channelBase) / Self.channelStride) {
+                $0.write((offset - Self.channelBase) % Self.channelStride, UInt32(truncatingIfNeeded: value))
+            }
+            if !done {
                 faults.unknownWrite(offset: offset, width: width)
             }
         default: faults.unknownWrite(offset: offset, width: width)
         }
     }
 
-    public var interruptLevel: Bool { channels.contains { $0.requestsInterrupt } }
+    public var interruptLevel: Bool {
+        var level = false
+        list.forEach { c in if !level && c.requestsInterrupt { level = true } }
+        return level
+    }
 
     func noteProgramError(_ error: DMAProgramError) {
         errors.note(.programRefused)
@@ -133,14 +142,14 @@ public final class GenericBusMaster: RegisterBlock, InterruptSource, TimedWork, 
 
     public func nextDeadline() -> UInt64? {
         var earliest: UInt64?
-        for c in channels {
+        list.forEach { c in
             if let t = c.dma.nextDeadline(), t < (earliest ?? .max) { earliest = t }
         }
         return earliest
     }
 
     public func service(now: UInt64) {
-        for c in channels { c.dma.service(now: now) }
+        list.forEach { $0.dma.service(now: now) }
         interruptLine.signal()
     }
 

@@ -67,7 +67,10 @@ public final class HDAController: RegisterBlock, InterruptSource, TimedWork, @un
     public let timebase: any Timebase
     public let inputStreamCount: Int
     public let outputStreamCount: Int
-    public private(set) var descriptors: [HDAStreamDescriptor] = []
+    /// SD0…SDn, inputs first (control path: a copy of the list).
+    public var descriptors: [HDAStreamDescriptor] { streams.elements }
+    /// The descriptors, iterated by the passes and register accesses without reference counting.
+    let streams: ObjectList<HDAStreamDescriptor>
     /// The last DMA program the controller refused, in words (control path).
     public var lastProgramError: String? { programError.withLock { $0 } }
 
@@ -81,6 +84,12 @@ public final class HDAController: RegisterBlock, InterruptSource, TimedWork, @un
     private let statests = Atomic<UInt16>(0)
     private let wallClockBase = Atomic<UInt64>(0)
     private let programError = Mutex<String?>(nil)
+    /// Bit n: SIS(n) from the causes passes and writes have processed (the line's inputs), kept
+    /// by each descriptor so the line's level is one load, not a scan of every descriptor.
+    let causeMask = Atomic<UInt32>(0)
+    /// Bit n: descriptor n's engine has started since its last reset (only those can show a
+    /// crossing no pass has processed yet, or RUN and FIFORDY).
+    let startedMask = Atomic<UInt32>(0)
 
     /// - Parameters:
     ///   - profile: the stream DMA engines' limits (GCAP.64OK says whether `addressBits` is 64).
@@ -98,10 +107,11 @@ public final class HDAController: RegisterBlock, InterruptSource, TimedWork, @un
         self.faithfulFaults = faithfulFaults
         inputStreamCount = inputStreams
         outputStreamCount = outputStreams
-        descriptors = (0..<(inputStreams + outputStreams)).map { n in
+        streams = ObjectList(capacity: inputStreams + outputStreams)
+        for n in 0..<(inputStreams + outputStreams) {
             let input = n < inputStreams
-            return HDAStreamDescriptor(index: n, input: input, controller: self,
-                                       sink: input ? nil : makeSink(n), source: input ? makeSource(n) : nil)
+            streams.append(HDAStreamDescriptor(index: n, input: input, controller: self,
+                                               sink: input ? nil : makeSink(n), source: input ? makeSource(n) : nil))
         }
         interruptLine.drive(from: self)
     }
@@ -156,9 +166,10 @@ public final class HDAController: RegisterBlock, InterruptSource, TimedWork, @un
         case 0x38: return ssync.load(ordering: .acquiring)
         case 0x70: return dplbase.load(ordering: .relaxed)
         case 0x74: return profile.addressBits >= 64 ? dpubase.load(ordering: .relaxed) : 0
-        case HDARegister.streamBase..<(HDARegister.streamBase + descriptors.count * HDARegister.streamStride):
-            let d = descriptors[(offset - HDARegister.streamBase) / HDARegister.streamStride]
-            return d.readDword((offset - HDARegister.streamBase) % HDARegister.streamStride, at: now)
+        case HDARegister.streamBase..<(HDARegister.streamBase + streams.count * HDARegister.streamStride):
+            return streams.with((offset - HDARegister.streamBase) / HDARegister.streamStride) {
+                $0.readDword((offset - HDARegister.streamBase) % HDARegister.streamStride, at: now)
+            }
         case HDARegister.aliasPage..<(HDARegister.aliasPage + 0x1000):
             return readAlias(offset - HDARegister.aliasPage, at: now)
         default:
@@ -172,7 +183,7 @@ public final class HDAController: RegisterBlock, InterruptSource, TimedWork, @un
         let first = HDARegister.streamBase + HDARegister.sdLPIB
         if offset >= first, (offset - first) % HDARegister.streamStride == 0 {
             let n = (offset - first) / HDARegister.streamStride
-            if n < descriptors.count { return descriptors[n].lpib(at: now) }
+            if n < streams.count { return streams.with(n) { $0.lpib(at: now) } }
         }
         return 0
     }
@@ -198,14 +209,15 @@ public final class HDAController: RegisterBlock, InterruptSource, TimedWork, @un
         case 0x24:
             break  // INTSTS: the causes are cleared in SDnSTS; drivers may write it harmlessly
         case 0x38:
-            writeSSYNC(merge(ssync.load(ordering: .relaxed), value, lanes) & ((1 << UInt32(descriptors.count)) - 1))
+            writeSSYNC(merge(ssync.load(ordering: .relaxed), value, lanes) & ((1 << UInt32(streams.count)) - 1))
         case 0x70:
             dplbase.store(merge(dplbase.load(ordering: .relaxed), value, lanes) & 0xFFFF_FF81, ordering: .releasing)
         case 0x74:
             dpubase.store(merge(dpubase.load(ordering: .relaxed), value, lanes), ordering: .releasing)
-        case HDARegister.streamBase..<(HDARegister.streamBase + descriptors.count * HDARegister.streamStride):
-            let d = descriptors[(offset - HDARegister.streamBase) / HDARegister.streamStride]
-            return d.writeDword((offset - HDARegister.streamBase) % HDARegister.streamStride, value, lanes)
+        case HDARegister.streamBase..<(HDARegister.streamBase + streams.count * HDARegister.streamStride):
+            return streams.with((offset - HDARegister.streamBase) / HDARegister.streamStride) {
+                $0.writeDword((offset - HDARegister.streamBase) % HDARegister.streamStride, value, lanes)
+            }
         default:
             return false
         }
@@ -231,7 +243,7 @@ public final class HDAController: RegisterBlock, InterruptSource, TimedWork, @un
 
     /// CRST = 0: every state machine, FIFO and register back to its reset value; the wall clock stops.
     private func controllerReset() {
-        for d in descriptors { d.reset() }
+        streams.forEach { $0.reset() }
         intctl.store(0, ordering: .releasing)
         ssync.store(0, ordering: .releasing)
         dplbase.store(0, ordering: .releasing)
@@ -243,10 +255,10 @@ public final class HDAController: RegisterBlock, InterruptSource, TimedWork, @un
     private func writeSSYNC(_ value: UInt32) {
         let old = ssync.exchange(value, ordering: .acquiringAndReleasing)
         let now = timebase.now
-        for d in descriptors {
+        streams.forEach { d in
             let bit = UInt32(1) << UInt32(d.index)
-            guard (old ^ value) & bit != 0, d.runRequested else { continue }
-            if value & bit == 0 { d.dma.start(at: now) } else { d.dma.stop(at: now) }
+            guard (old ^ value) & bit != 0, d.runRequested else { return }
+            if value & bit == 0 { d.startEngine(at: now) } else { d.dma.stop(at: now) }
         }
     }
 
@@ -261,18 +273,24 @@ public final class HDAController: RegisterBlock, InterruptSource, TimedWork, @un
 
     /// INTSTS: SIS(n) per descriptor, GIS if any (independent of the enables in INTCTL).
     func interruptStatus(at now: UInt64) -> UInt32 {
-        var value: UInt32 = 0
-        for d in descriptors where d.streamInterruptStatus(at: now) { value |= 1 << UInt32(d.index) }
+        var value = causeMask.load(ordering: .acquiring)
+        var started = startedMask.load(ordering: .acquiring) & ~value
+        while started != 0 {
+            let n = started.trailingZeroBitCount
+            started &= started - 1
+            if streams.with(n, { $0.streamInterruptStatus(at: now) }) { value |= 1 << UInt32(n) }
+        }
         return value == 0 ? 0 : value | HDARegister.intstsGIS
     }
 
     /// GIE · Σ SIS(n)·SIE(n), from the causes the passes have processed.
     public var interruptLevel: Bool {
         let ic = intctl.load(ordering: .acquiring)
-        guard ic & HDARegister.intctlGIE != 0 else { return false }
-        for d in descriptors where ic & (1 << UInt32(d.index)) != 0 && d.streamInterruptStatus(at: nil) { return true }
-        return false
+        return ic & HDARegister.intctlGIE != 0 && ic & causeMask.load(ordering: .acquiring) & 0x3FFF_FFFF != 0
     }
+
+    /// DPLBASE.DPBE: the controller writes the DMA position buffer.
+    var positionBufferEnabled: Bool { dplbase.load(ordering: .relaxed) & HDARegister.dplbaseDPBE != 0 }
 
     /// The DMA position buffer entry of descriptor `n`, when DPBE is set.
     func writePositionBuffer(_ index: Int, _ value: UInt32) {
@@ -293,15 +311,24 @@ public final class HDAController: RegisterBlock, InterruptSource, TimedWork, @un
     // MARK: TimedWork (the processor's pass)
 
     public func nextDeadline() -> UInt64? {
+        // Only engines started since their last reset have anything to do.
         var earliest: UInt64?
-        for d in descriptors {
-            if let t = d.dma.nextDeadline(), t < (earliest ?? .max) { earliest = t }
+        var started = startedMask.load(ordering: .acquiring)
+        while started != 0 {
+            let n = started.trailingZeroBitCount
+            started &= started - 1
+            if let t = streams.with(n, { $0.dma.nextDeadline() }), t < (earliest ?? .max) { earliest = t }
         }
         return earliest
     }
 
     public func service(now: UInt64) {
-        for d in descriptors { d.service(now: now) }
+        var started = startedMask.load(ordering: .acquiring)
+        while started != 0 {
+            let n = started.trailingZeroBitCount
+            started &= started - 1
+            streams.with(n) { $0.service(now: now) }
+        }
         interruptLine.signal()
     }
 }
@@ -331,7 +358,30 @@ public final class HDAStreamDescriptor: @unchecked Sendable {
         dma = DMAStream(direction: input ? .capture : .render, timebase: controller.timebase, passGuard: controller.passGuard,
                         sink: input ? nil : gate, source: input ? gate : nil)
         dma.onInterruptPoint = { [unowned(unsafe) self] _, time in self.interruptOnCompletion(at: time) }
-        dma.onTransferFault = { [unowned(unsafe) self] _ in _ = self.sts.bitwiseOr(HDARegister.stsFIFOE, ordering: .acquiringAndReleasing) }
+        dma.onTransferFault = { [unowned(unsafe) self] _ in
+            _ = self.sts.bitwiseOr(HDARegister.stsFIFOE, ordering: .acquiringAndReleasing)
+            self.refreshCause()
+        }
+    }
+
+    private var bit: UInt32 { 1 << UInt32(index) }
+
+    /// Keeps the controller's cause mask equal to SIS(n) of the processed causes after STS or
+    /// CTL changed. Writers on different threads may interleave: each re-reads after writing
+    /// and writes again until what it wrote is what it sees, so the last word is always right.
+    func refreshCause() {
+        var want: Bool
+        repeat {
+            want = streamInterruptStatus(at: nil)
+            if want { controller.causeMask.bitwiseOr(bit, ordering: .acquiringAndReleasing) }
+            else { controller.causeMask.bitwiseAnd(~bit, ordering: .acquiringAndReleasing) }
+        } while streamInterruptStatus(at: nil) != want
+    }
+
+    /// Starts the engine (RUN set, or stream synchronisation released).
+    func startEngine(at now: UInt64) {
+        controller.startedMask.bitwiseOr(bit, ordering: .acquiringAndReleasing)
+        dma.start(at: now)
     }
 
     /// The sink or source behind this descriptor.
@@ -352,7 +402,9 @@ public final class HDAStreamDescriptor: @unchecked Sendable {
 
     func readDword(_ offset: Int, at now: UInt64) -> UInt32? {
         switch offset {
-        case 0x00: return controlRegister(at: now) | UInt32(status(at: now)) << 24
+        case 0x00:
+            let t = dma.currentTiming()
+            return controlRegister(at: now, t) | UInt32(status(at: now, t)) << 24
         case 0x04: return lpib(at: now)
         case 0x08: return cbl.load(ordering: .relaxed)
         case 0x0C: return UInt32(lvi.load(ordering: .relaxed)) | 0x0004 << 16  // FIFOW: 32 bytes
@@ -364,20 +416,25 @@ public final class HDAStreamDescriptor: @unchecked Sendable {
     }
 
     /// CTL as written, with RUN reading 1 until the engine has actually stopped.
-    func controlRegister(at now: UInt64) -> UInt32 {
+    func controlRegister(at now: UInt64, _ t: DMAStream.Timing) -> UInt32 {
         var value = ctl.load(ordering: .acquiring)
-        if DMAStream.isActive(dma.currentTiming(), at: now) { value |= HDARegister.ctlRUN }
+        if DMAStream.isActive(t, at: now) { value |= HDARegister.ctlRUN }
         return value
     }
 
     /// STS: the causes set by passes, BCIS for a crossing no pass has processed
     /// yet, and FIFORDY while the engine runs.
     func status(at now: UInt64) -> UInt8 {
+        dma.hasStarted ? status(at: now, dma.currentTiming()) : sts.load(ordering: .acquiring)
+    }
+
+    func status(at now: UInt64, _ t: DMAStream.Timing) -> UInt8 {
         var value = sts.load(ordering: .acquiring)
-        if let crossed = dma.unprocessedCrossing(at: now), crossed > bcisAcknowledged.load(ordering: .acquiring) {
+        guard dma.hasStarted else { return value }
+        if let crossed = dma.unprocessedCrossing(at: now, t), crossed > bcisAcknowledged.load(ordering: .acquiring) {
             value |= HDARegister.stsBCIS
         }
-        if DMAStream.isActive(dma.currentTiming(), at: now) { value |= HDARegister.stsFIFORDY }
+        if DMAStream.isActive(t, at: now) { value |= HDARegister.stsFIFORDY }
         return value
     }
 
@@ -444,6 +501,7 @@ public final class HDAStreamDescriptor: @unchecked Sendable {
         guard clear != 0 else { return }
         if clear & HDARegister.stsBCIS != 0 { bcisAcknowledged.store(controller.timebase.now, ordering: .releasing) }
         sts.bitwiseAnd(~clear, ordering: .acquiringAndReleasing)
+        refreshCause()
     }
 
     private func writeCTL(_ value: UInt32, lanes: UInt32) {
@@ -476,6 +534,7 @@ public final class HDAStreamDescriptor: @unchecked Sendable {
         } else if runBefore && !runAfter {
             dma.stop(at: now)
         }
+        refreshCause()
         controller.interruptLine.signal()
     }
 
@@ -492,6 +551,8 @@ public final class HDAStreamDescriptor: @unchecked Sendable {
         bdpl.store(0, ordering: .releasing)
         bdpu.store(0, ordering: .releasing)
         bcisAcknowledged.store(0, ordering: .releasing)
+        controller.startedMask.bitwiseAnd(~bit, ordering: .acquiringAndReleasing)
+        refreshCause()
     }
 
     /// RUN 0→1: fetch and check the BDL, load the DMA program, start the link
@@ -544,13 +605,14 @@ public final class HDAStreamDescriptor: @unchecked Sendable {
         dma.configure(rate: streamFormat.sampleRate, blockAlign: f.blockAlign, fifoBytes: Int(fifoSizeRegister) + 1,
                       burstBytes: controller.profile.burstBytes)
         dma.load(DMAStream.Program(dma: dmaController, schedule: DMAStream.InterruptSchedule(period: sum, points: points)))
-        if !controller.isSynchronising(index) { dma.start(at: now) }
+        if !controller.isSynchronising(index) { startEngine(at: now) }
     }
 
     /// DESE: the stream stops and RUN clears; DEIE makes it an interrupt.
     private func descriptorError() {
         ctl.bitwiseAnd(~HDARegister.ctlRUN, ordering: .acquiringAndReleasing)
         _ = sts.bitwiseOr(HDARegister.stsDESE, ordering: .acquiringAndReleasing)
+        refreshCause()
         controller.interruptLine.signal()
     }
 
@@ -583,11 +645,13 @@ public final class HDAStreamDescriptor: @unchecked Sendable {
         // A W1C that came after the crossing has already acknowledged it.
         guard time > bcisAcknowledged.load(ordering: .acquiring) else { return }
         _ = sts.bitwiseOr(HDARegister.stsBCIS, ordering: .acquiringAndReleasing)
+        refreshCause()
     }
 
     func service(now: UInt64) {
+        guard dma.hasProgram else { return }
         dma.service(now: now)
-        if dma.currentTiming().running { controller.writePositionBuffer(index, lpib(at: now)) }
+        if controller.positionBufferEnabled, dma.currentTiming().running { controller.writePositionBuffer(index, lpib(at: now)) }
     }
 }
 

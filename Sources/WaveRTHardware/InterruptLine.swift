@@ -21,51 +21,54 @@ public protocol InterruptSource: AnyObject, Sendable {
 public final class InterruptLine: @unchecked Sendable {
     /// The line's name in diagnostics and traces ("hda", "IRQ5").
     public let name: String
-    private let sourceStorage: UnsafeMutablePointer<Unmanaged<AnyObject>?>
-    private let levelFunction: UnsafeMutablePointer<(@Sendable () -> Bool)?>
-    private let wake: UnsafeMutablePointer<(@Sendable () -> Void)?>
+    /// Set once each, before use; held in boxes so a call borrows the closure instead of retaining it.
+    private let level: UnsafeMutablePointer<Unmanaged<Callback<Bool>>?>
+    private let wake: UnsafeMutablePointer<Unmanaged<Callback<Void>>?>
     private let signals = Atomic<UInt64>(0)
+
+    final class Callback<R>: @unchecked Sendable {
+        let call: @Sendable () -> R
+        init(_ call: @escaping @Sendable () -> R) { self.call = call }
+    }
 
     public init(name: String) {
         self.name = name
-        sourceStorage = .allocate(capacity: 1)
-        sourceStorage.initialize(to: nil)
-        levelFunction = .allocate(capacity: 1)
-        levelFunction.initialize(to: nil)
+        level = .allocate(capacity: 1)
+        level.initialize(to: nil)
         wake = .allocate(capacity: 1)
         wake.initialize(to: nil)
     }
 
     deinit {
-        sourceStorage.deinitialize(count: 1)
-        sourceStorage.deallocate()
-        levelFunction.deinitialize(count: 1)
-        levelFunction.deallocate()
-        wake.deinitialize(count: 1)
+        level.pointee?.release()
+        wake.pointee?.release()
+        level.deallocate()
         wake.deallocate()
     }
 
     /// Wires the device that drives the line (once, when the device is built;
     /// the device owns the line, so this holds it unretained).
-    public func drive(from source: some InterruptSource) {
-        sourceStorage.pointee = Unmanaged.passUnretained(source as AnyObject)
-        levelFunction.pointee = { [unowned(unsafe) source] in source.interruptLevel }
+    public func drive<Source: InterruptSource>(from source: Source) {
+        let device = Unmanaged.passUnretained(source)
+        level.pointee?.release()
+        level.pointee = .passRetained(Callback { device._withUnsafeGuaranteedRef { $0.interruptLevel } })
     }
 
     /// Wires the interrupt controller's wake-up (once, when the line is connected, before it is used).
     public func setWakeHandler(_ handler: @escaping @Sendable () -> Void) {
-        wake.pointee = handler
+        wake.pointee?.release()
+        wake.pointee = .passRetained(Callback(handler))
     }
 
     /// Whether the line is asserted now. Real-time safe.
     @inline(__always)
-    public var isAsserted: Bool { levelFunction.pointee?() ?? false }
+    public var isAsserted: Bool { level.pointee?._withUnsafeGuaranteedRef { $0.call() } ?? false }
 
     /// The device changed something that may have raised the level: wake the processor if it is high.
     @inline(__always)
     public func signal() {
         signals.add(1, ordering: .relaxed)
-        if isAsserted { wake.pointee?() }
+        if isAsserted { wake.pointee?._withUnsafeGuaranteedRef { $0.call() } }
     }
 
     /// Signals so far (a figure for tests).

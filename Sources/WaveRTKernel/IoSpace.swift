@@ -14,74 +14,101 @@ import WaveRTMemory
 public final class IoSpace: @unchecked Sendable {
     public static let capacity = 32
 
-    struct Entry: Sendable {
-        var base: UInt
-        var length: Int
-        var block: any RegisterBlock
-        var blockOffset: Int
+    /// One mapping. Boxed so a register access borrows it (no reference counting on the access path).
+    final class Mapping: @unchecked Sendable {
+        let base: UInt
+        let length: Int
+        let block: any RegisterBlock
+        let blockOffset: Int
+        init(base: UInt, length: Int, block: any RegisterBlock, blockOffset: Int) {
+            self.base = base
+            self.length = length
+            self.block = block
+            self.blockOffset = blockOffset
+        }
     }
 
-    private let entries: UnsafeMutablePointer<Entry?>
-    private let live: UnsafeMutablePointer<Atomic<Bool>>
+    /// Bits of a retained `Mapping` per slot, 0 when free.
+    private let slots: UnsafeMutablePointer<Atomic<UInt>>
     private let highWater = Atomic<Int>(0)
-    private let control = Mutex<Void>(())
+    /// Unmapped mappings: kept (and their address reservations too) until the machine goes,
+    /// so a racing access or a stale pointer never reaches freed memory or a reused address.
+    private let control = Mutex<[Unmanaged<Mapping>]>([])
 
     init() {
-        entries = .allocate(capacity: Self.capacity)
-        entries.initialize(repeating: nil, count: Self.capacity)
-        live = .allocate(capacity: Self.capacity)
-        for i in 0..<Self.capacity { (live + i).initialize(to: Atomic(false)) }
+        slots = .allocate(capacity: Self.capacity)
+        for i in 0..<Self.capacity { (slots + i).initialize(to: Atomic(0)) }
     }
 
     deinit {
-        for i in 0..<Self.capacity { if let e = entries[i], live[i].load(ordering: .relaxed) { munmap(UnsafeMutableRawPointer(bitPattern: e.base), e.length) } }
-        entries.deinitialize(count: Self.capacity)
-        entries.deallocate()
-        live.deinitialize(count: Self.capacity)
-        live.deallocate()
+        var all = control.withLock { $0 }
+        for i in 0..<Self.capacity {
+            let bits = slots[i].load(ordering: .relaxed)
+            if bits != 0 { all.append(Unmanaged<Mapping>.fromOpaque(UnsafeRawPointer(bitPattern: bits)!)) }
+        }
+        for m in all {
+            let mapping = m.takeRetainedValue()
+            munmap(UnsafeMutableRawPointer(bitPattern: mapping.base), mapping.length)
+        }
+        slots.deinitialize(count: Self.capacity)
+        slots.deallocate()
     }
 
     func map(_ block: any RegisterBlock, blockOffset: Int, length: Int) -> UnsafeMutableRawPointer? {
         control.withLock { _ in
-            guard let slot = (0..<Self.capacity).first(where: { !live[$0].load(ordering: .relaxed) }) else { return nil }
+            guard let slot = (0..<Self.capacity).first(where: { slots[$0].load(ordering: .relaxed) == 0 }) else { return nil }
             guard let va = mmap(nil, length, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0), va != MAP_FAILED else { return nil }
-            entries[slot] = Entry(base: UInt(bitPattern: va), length: length, block: block, blockOffset: blockOffset)
-            live[slot].store(true, ordering: .releasing)
+            let mapping = Unmanaged.passRetained(Mapping(base: UInt(bitPattern: va), length: length, block: block, blockOffset: blockOffset))
+            slots[slot].store(UInt(bitPattern: mapping.toOpaque()), ordering: .releasing)
             if slot >= highWater.load(ordering: .relaxed) { highWater.store(slot + 1, ordering: .releasing) }
             return va
         }
     }
 
     func unmap(_ base: UnsafeMutableRawPointer) -> Bool {
-        control.withLock { _ in
+        control.withLock { retired in
             let address = UInt(bitPattern: base)
-            for i in 0..<highWater.load(ordering: .relaxed) where live[i].load(ordering: .relaxed) {
-                guard let e = entries[i], e.base == address else { continue }
-                live[i].store(false, ordering: .releasing)
-                // The reservation stays: an address must not be reused while a stale pointer may read it.
+            for i in 0..<highWater.load(ordering: .relaxed) {
+                let bits = slots[i].load(ordering: .relaxed)
+                guard bits != 0 else { continue }
+                let m = Unmanaged<Mapping>.fromOpaque(UnsafeRawPointer(bitPattern: bits)!)
+                guard m._withUnsafeGuaranteedRef({ $0.base == address }) else { continue }
+                slots[i].store(0, ordering: .releasing)
+                retired.append(m)
                 return true
             }
             return false
         }
     }
 
-    /// The register block and offset behind a mapped address.
+    /// Calls `body` with the register block and offset behind a mapped address
+    /// (borrowed; lock-free, allocation-free), or returns nil when nothing is mapped there.
     @inline(__always)
-    package func resolve(_ address: UnsafeRawPointer) -> (any RegisterBlock, Int)? {
+    package func withRegister<R>(at address: UnsafeRawPointer, _ body: (any RegisterBlock, Int) -> R) -> R? {
         let a = UInt(bitPattern: address)
         let n = highWater.load(ordering: .acquiring)
         var i = 0
         while i < n {
-            if live[i].load(ordering: .acquiring), let e = entries[i], a >= e.base, a < e.base + UInt(e.length) {
-                return (e.block, e.blockOffset + Int(a - e.base))
+            let bits = slots[i].load(ordering: .acquiring)
+            if bits != 0 {
+                let hit: R? = Unmanaged<Mapping>.fromOpaque(UnsafeRawPointer(bitPattern: bits)!)._withUnsafeGuaranteedRef { m in
+                    guard a >= m.base, a < m.base + UInt(m.length) else { return nil }
+                    return body(m.block, m.blockOffset + Int(a - m.base))
+                }
+                if let hit { return hit }
             }
             i += 1
         }
         return nil
     }
 
+    /// The register block and offset behind a mapped address (control path).
+    package func resolve(_ address: UnsafeRawPointer) -> (any RegisterBlock, Int)? {
+        withRegister(at: address) { ($0, $1) }
+    }
+
     /// Mappings still in place (for the teardown leak check).
-    public var liveMappings: Int { (0..<highWater.load(ordering: .acquiring)).filter { live[$0].load(ordering: .acquiring) }.count }
+    public var liveMappings: Int { (0..<highWater.load(ordering: .acquiring)).filter { slots[$0].load(ordering: .acquiring) != 0 }.count }
 }
 
 /// `MmMapIoSpace(PhysicalAddress, NumberOfBytes, CacheType)`: a system-space
@@ -109,19 +136,24 @@ public func mmUnmapIoSpace(_ baseAddress: UnsafeMutableRawPointer, _ numberOfByt
 
 @inline(__always)
 private func registerRead(_ address: UnsafeRawPointer, _ width: AccessWidth, _ ddi: StaticString) -> UInt64 {
-    guard let machine = Machine.current, let (block, offset) = machine.ioSpace.resolve(address) else {
+    let value = Machine.withCurrentBorrowed { machine in
+        machine.ioSpace.withRegister(at: address) { block, offset in block.read(offset: offset, width: width) }
+    }
+    guard let value, let value else {
         Verifier.record(.unmappedRegister, ddi, detail: UInt64(UInt(bitPattern: address)))
         return width.mask
     }
-    return block.read(offset: offset, width: width)
+    return value
 }
 
 @inline(__always)
 private func registerWrite(_ address: UnsafeRawPointer, _ width: AccessWidth, _ value: UInt64, _ ddi: StaticString) {
-    guard let machine = Machine.current, let (block, offset) = machine.ioSpace.resolve(address) else {
+    let done = Machine.withCurrentBorrowed { machine in
+        machine.ioSpace.withRegister(at: address) { block, offset in block.write(offset: offset, width: width, value: value) }
+    }
+    guard let done, done != nil else {
         return Verifier.record(.unmappedRegister, ddi, detail: UInt64(UInt(bitPattern: address)))
     }
-    block.write(offset: offset, width: width, value: value)
 }
 
 /// `READ_REGISTER_UCHAR(Register)`. Any IRQL.
@@ -162,13 +194,12 @@ private func registerWrite(_ address: UnsafeRawPointer, _ width: AccessWidth, _ 
 
 @inline(__always)
 private func portRead(_ port: UnsafeRawPointer?, _ width: AccessWidth) -> UInt64 {
-    guard let machine = Machine.current else { return width.mask }
-    return machine.bus.readPort(portNumber(port), width: width)
+    Machine.withCurrentBorrowed { $0.bus.readPort(portNumber(port), width: width) } ?? width.mask
 }
 
 @inline(__always)
 private func portWrite(_ port: UnsafeRawPointer?, _ width: AccessWidth, _ value: UInt64) {
-    Machine.current?.bus.writePort(portNumber(port), width: width, value: value)
+    Machine.withCurrentBorrowed { $0.bus.writePort(portNumber(port), width: width, value: value) }
 }
 
 /// `READ_PORT_UCHAR(Port)`. Any IRQL.

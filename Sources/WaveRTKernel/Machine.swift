@@ -138,6 +138,14 @@ public final class Machine: TimedWork, @unchecked Sendable {
         return Unmanaged<Machine>.fromOpaque(p).takeUnretainedValue()
     }
 
+    /// Calls `body` with the current machine, borrowed (no reference counting:
+    /// the register and port accessors' path), or returns nil when there is none.
+    @inline(__always)
+    public static func withCurrentBorrowed<R>(_ body: (Machine) -> R) -> R? {
+        guard let p = wrt_machine_get() else { return nil }
+        return Unmanaged<Machine>.fromOpaque(p)._withUnsafeGuaranteedRef(body)
+    }
+
     /// Runs `body` with this machine current on the calling thread (restoring what was before).
     @inline(__always)
     public func withCurrent<R>(_ body: () throws -> R) rethrows -> R {
@@ -192,8 +200,10 @@ public final class Machine: TimedWork, @unchecked Sendable {
         var asserted = false
         interrupts.forEach { i in if i.isConnected && !i.isMasked && i.line.isAsserted { asserted = true } }
         if asserted { return timebase.now }
-        devices.forEach { box in
-            if let d = box.work.nextDeadline(), d < (earliest ?? .max) { earliest = d }
+        deviceLock.withLock { _ in
+            devices.forEach { box in
+                if let d = box.work.nextDeadline(), d < (earliest ?? .max) { earliest = d }
+            }
         }
         let tick = currentTickNanoseconds
         timers.forEach { t in

@@ -4,35 +4,35 @@
 public struct NTStatus: RawRepresentable, Hashable, Sendable, Error, CustomStringConvertible {
     public var rawValue: Int32
 
-    public init(rawValue: Int32) { self.rawValue = rawValue }
-    public init(_ raw: UInt32) { self.rawValue = Int32(bitPattern: raw) }
+    @inlinable public init(rawValue: Int32) { self.rawValue = rawValue }
+    @inlinable public init(_ raw: UInt32) { self.rawValue = Int32(bitPattern: raw) }
 
     /// `NT_SUCCESS(Status)`: success and informational values.
     @inline(__always) public var isSuccess: Bool { rawValue >= 0 }
 
-    public static let success = NTStatus(0x0000_0000)
-    public static let timeout = NTStatus(0x0000_0102)
-    public static let pending = NTStatus(0x0000_0103)
-    public static let bufferOverflow = NTStatus(0x8000_0005)
-    public static let noMoreEntries = NTStatus(0x8000_001A)
-    public static let unsuccessful = NTStatus(0xC000_0001)
-    public static let notImplemented = NTStatus(0xC000_0002)
-    public static let invalidHandle = NTStatus(0xC000_0008)
-    public static let invalidParameter = NTStatus(0xC000_000D)
-    public static let invalidDeviceRequest = NTStatus(0xC000_0010)
-    public static let noMemory = NTStatus(0xC000_0017)
-    public static let bufferTooSmall = NTStatus(0xC000_0023)
-    public static let objectNameNotFound = NTStatus(0xC000_0034)
-    public static let dataOverrun = NTStatus(0xC000_003C)
-    public static let dataLateError = NTStatus(0xC000_003D)
-    public static let insufficientResources = NTStatus(0xC000_009A)
-    public static let deviceNotReady = NTStatus(0xC000_00A3)
-    public static let notSupported = NTStatus(0xC000_00BB)
-    public static let cancelled = NTStatus(0xC000_0120)
-    public static let invalidDeviceState = NTStatus(0xC000_0184)
-    public static let invalidBufferSize = NTStatus(0xC000_0206)
-    public static let notFound = NTStatus(0xC000_0225)
-    public static let noMatch = NTStatus(0xC000_0272)
+    @inlinable public static var success: NTStatus { NTStatus(0x0000_0000) }
+    @inlinable public static var timeout: NTStatus { NTStatus(0x0000_0102) }
+    @inlinable public static var pending: NTStatus { NTStatus(0x0000_0103) }
+    @inlinable public static var bufferOverflow: NTStatus { NTStatus(0x8000_0005) }
+    @inlinable public static var noMoreEntries: NTStatus { NTStatus(0x8000_001A) }
+    @inlinable public static var unsuccessful: NTStatus { NTStatus(0xC000_0001) }
+    @inlinable public static var notImplemented: NTStatus { NTStatus(0xC000_0002) }
+    @inlinable public static var invalidHandle: NTStatus { NTStatus(0xC000_0008) }
+    @inlinable public static var invalidParameter: NTStatus { NTStatus(0xC000_000D) }
+    @inlinable public static var invalidDeviceRequest: NTStatus { NTStatus(0xC000_0010) }
+    @inlinable public static var noMemory: NTStatus { NTStatus(0xC000_0017) }
+    @inlinable public static var bufferTooSmall: NTStatus { NTStatus(0xC000_0023) }
+    @inlinable public static var objectNameNotFound: NTStatus { NTStatus(0xC000_0034) }
+    @inlinable public static var dataOverrun: NTStatus { NTStatus(0xC000_003C) }
+    @inlinable public static var dataLateError: NTStatus { NTStatus(0xC000_003D) }
+    @inlinable public static var insufficientResources: NTStatus { NTStatus(0xC000_009A) }
+    @inlinable public static var deviceNotReady: NTStatus { NTStatus(0xC000_00A3) }
+    @inlinable public static var notSupported: NTStatus { NTStatus(0xC000_00BB) }
+    @inlinable public static var cancelled: NTStatus { NTStatus(0xC000_0120) }
+    @inlinable public static var invalidDeviceState: NTStatus { NTStatus(0xC000_0184) }
+    @inlinable public static var invalidBufferSize: NTStatus { NTStatus(0xC000_0206) }
+    @inlinable public static var notFound: NTStatus { NTStatus(0xC000_0225) }
+    @inlinable public static var noMatch: NTStatus { NTStatus(0xC000_0272) }
 
     static let names: [Int32: String] = [
         success.rawValue: "STATUS_SUCCESS", timeout.rawValue: "STATUS_TIMEOUT", pending.rawValue: "STATUS_PENDING",

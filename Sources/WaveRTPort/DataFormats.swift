@@ -4,13 +4,13 @@ import WaveRTKernel
 /// The GUIDs of audio data formats (ksmedia.h).
 public enum KSDataFormatGUID {
     /// `KSDATAFORMAT_TYPE_AUDIO`.
-    public static let typeAudio = GUID("73647561-0000-0010-8000-00AA00389B71")!
+    @inlinable public static var typeAudio: GUID { GUID(0x73647561, 0x0000, 0x0010, 0x8000_00AA00389B71) }  // 73647561-0000-0010-8000-00AA00389B71
     /// `KSDATAFORMAT_SUBTYPE_PCM`.
-    public static let subtypePCM = GUID("00000001-0000-0010-8000-00AA00389B71")!
+    @inlinable public static var subtypePCM: GUID { GUID(0x00000001, 0x0000, 0x0010, 0x8000_00AA00389B71) }  // 00000001-0000-0010-8000-00AA00389B71
     /// `KSDATAFORMAT_SUBTYPE_IEEE_FLOAT`.
-    public static let subtypeIEEEFloat = GUID("00000003-0000-0010-8000-00AA00389B71")!
+    @inlinable public static var subtypeIEEEFloat: GUID { GUID(0x00000003, 0x0000, 0x0010, 0x8000_00AA00389B71) }  // 00000003-0000-0010-8000-00AA00389B71
     /// `KSDATAFORMAT_SPECIFIER_WAVEFORMATEX`.
-    public static let specifierWaveFormatEx = GUID("05589F81-C356-11CE-BF01-00AA0055595A")!
+    @inlinable public static var specifierWaveFormatEx: GUID { GUID(0x05589F81, 0xC356, 0x11CE, 0xBF01_00AA0055595A) }  // 05589F81-C356-11CE-BF01-00AA0055595A
     /// `KSDATAFORMAT_TYPE_WILDCARD` / `SUBTYPE_WILDCARD` / `SPECIFIER_WILDCARD` (GUID_NULL).
     public static let wildcard = GUID.null
 }

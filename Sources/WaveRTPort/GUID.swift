@@ -6,7 +6,7 @@ public struct GUID: Hashable, Sendable, CustomStringConvertible {
     public var data3: UInt16
     public var data4: UInt64  // bytes in order, first byte in the high bits
 
-    public init(_ data1: UInt32, _ data2: UInt16, _ data3: UInt16, _ data4: UInt64) {
+    @inlinable public init(_ data1: UInt32, _ data2: UInt16, _ data3: UInt16, _ data4: UInt64) {
         self.data1 = data1
         self.data2 = data2
         self.data3 = data3
@@ -22,7 +22,7 @@ public struct GUID: Hashable, Sendable, CustomStringConvertible {
         self.init(a, b, c, d)
     }
 
-    public static let null = GUID(0, 0, 0, 0)
+    @inlinable public static var null: GUID { GUID(0, 0, 0, 0) }
 
     /// The 16 bytes as a GUID lies in memory.
     public func store(to p: UnsafeMutableRawPointer) {

@@ -20,11 +20,11 @@ public enum KSState: Int32, Sendable, Hashable, Comparable, Codable, CustomStrin
 /// Property sets and identifiers the WaveRT port answers (ksmedia.h, ks.h).
 public enum KSPropertySet {
     /// `KSPROPSETID_RtAudio`.
-    public static let rtAudio = GUID("A855A48C-2F78-4729-9051-1968746B9EEF")!
+    @inlinable public static var rtAudio: GUID { GUID(0xA855A48C, 0x2F78, 0x4729, 0x9051_1968746B9EEF) }  // A855A48C-2F78-4729-9051-1968746B9EEF
     /// `KSPROPSETID_Audio`.
-    public static let audio = GUID("45FFAAA0-6E1B-11D0-BCF2-444553540000")!
+    @inlinable public static var audio: GUID { GUID(0x45FFAAA0, 0x6E1B, 0x11D0, 0xBCF2_444553540000) }  // 45FFAAA0-6E1B-11D0-BCF2-444553540000
     /// `KSPROPSETID_Connection`.
-    public static let connection = GUID("1D58C920-AC9B-11CF-A5D6-28DB04C10000")!
+    @inlinable public static var connection: GUID { GUID(0x1D58C920, 0xAC9B, 0x11CF, 0xA5D6_28DB04C10000) }  // 1D58C920-AC9B-11CF-A5D6-28DB04C10000
 }
 
 /// `KSPROPERTY_RTAUDIO` identifiers.

@@ -73,7 +73,7 @@ import Synchronization
 /// **Concurrency.** ``now``, ``hostTime(for:)``, ``estimatedRateRatio`` and
 /// ``reportCount`` are lock-free and callable from any thread while
 /// ``report(framesConsumed:atHostTime:)`` runs on another: the mapping is
-/// published through a sequence lock built from atomics. None of them
+/// published through the project's ``Seqlock``. None of them
 /// allocates or blocks. Call ``report(framesConsumed:atHostTime:)`` from one
 /// thread at a time (the sink's).
 ///
@@ -99,19 +99,8 @@ public final class DeviceTimebase: Timebase, @unchecked Sendable {
     /// nominal rate and the stream time one period adds.
     private let periodNs: Double
 
-    // The published mapping, guarded by `sequence` (odd while a write is in
-    // progress). Doubles are stored as their bit patterns. Every access is
-    // acquiring/releasing, which is what makes the seqlock sound without
-    // fences: a reader whose data load sees a value from a write in progress
-    // also sees that write's odd sequence number on its second load.
-    private let sequence = Atomic<UInt64>(0)
-    private let pOrigin: Atomic<UInt64>
-    private let pT0: Atomic<UInt64>
-    private let pT1: Atomic<UInt64>
-    private let pSlopeSegment: Atomic<UInt64>
-    private let pSlopeAfter: Atomic<UInt64>
-    private let pStream0: Atomic<UInt64>
-    private let pStream0Fraction: Atomic<UInt64>
+    /// The published mapping (the project's one sequence lock: readers never wait).
+    private let published: Seqlock<Mapping>
 
     /// The largest stream time any reader has been given.
     private let lastRead = Atomic<UInt64>(0)
@@ -150,13 +139,7 @@ public final class DeviceTimebase: Timebase, @unchecked Sendable {
                               stream0: 0, stream0Fraction: 0, span: periodNs)
         loop = Loop(started: false, origin: start, t0: 0, t1: periodNs, e2: periodNs, n0: 0,
                     offset: 0, bandwidth: 0, b: 0, c: 0, dwell: 0, rateFrozen: false, mapping: mapping)
-        pOrigin = Atomic(start)
-        pT0 = Atomic(mapping.t0.bitPattern)
-        pT1 = Atomic(mapping.t1.bitPattern)
-        pSlopeSegment = Atomic(mapping.slopeSegment.bitPattern)
-        pSlopeAfter = Atomic(mapping.slopeAfter.bitPattern)
-        pStream0 = Atomic(0)
-        pStream0Fraction = Atomic(0.0.bitPattern)
+        published = Seqlock(mapping)
     }
 
     // MARK: Timebase
@@ -183,7 +166,7 @@ public final class DeviceTimebase: Timebase, @unchecked Sendable {
     /// The filtered card rate divided by the nominal rate: 1.0003 for a card
     /// running 300 ppm fast. 1 until the loop has had reports.
     public var estimatedRateRatio: Double {
-        Double(bitPattern: pSlopeAfter.load(ordering: .acquiring))
+        snapshot().slopeAfter
     }
 
     /// How many times ``report(framesConsumed:atHostTime:)`` has been called.
@@ -296,37 +279,14 @@ public final class DeviceTimebase: Timebase, @unchecked Sendable {
                             slopeSegment: periodNs / (s.t1 - s.t0), slopeAfter: periodNs / s.e2,
                             stream0: stream0 < 0 ? 0 : UInt64(stream0), stream0Fraction: stream.fraction,
                             span: periodNs)
-        let m = s.mapping
-        let seq = sequence.load(ordering: .relaxed)
-        sequence.store(seq &+ 1, ordering: .releasing)
-        pOrigin.store(m.origin, ordering: .releasing)
-        pT0.store(m.t0.bitPattern, ordering: .releasing)
-        pT1.store(m.t1.bitPattern, ordering: .releasing)
-        pSlopeSegment.store(m.slopeSegment.bitPattern, ordering: .releasing)
-        pSlopeAfter.store(m.slopeAfter.bitPattern, ordering: .releasing)
-        pStream0.store(m.stream0, ordering: .releasing)
-        pStream0Fraction.store(m.stream0Fraction.bitPattern, ordering: .releasing)
-        sequence.store(seq &+ 2, ordering: .releasing)
+        published.write(s.mapping)
     }
 
-    /// A consistent copy of the published mapping. Retries while a write is in
-    /// progress (odd sequence) or completed during the copy (sequence changed);
-    /// a write is a few stores, so retries are rare and short.
+    /// A consistent copy of the published mapping. A read gives up only when
+    /// three reports complete during one copy; it then simply reads again.
     private func snapshot() -> Mapping {
         while true {
-            let before = sequence.load(ordering: .acquiring)
-            if before & 1 == 0 {
-                let m = Mapping(
-                    origin: pOrigin.load(ordering: .acquiring),
-                    t0: Double(bitPattern: pT0.load(ordering: .acquiring)),
-                    t1: Double(bitPattern: pT1.load(ordering: .acquiring)),
-                    slopeSegment: Double(bitPattern: pSlopeSegment.load(ordering: .acquiring)),
-                    slopeAfter: Double(bitPattern: pSlopeAfter.load(ordering: .acquiring)),
-                    stream0: pStream0.load(ordering: .acquiring),
-                    stream0Fraction: Double(bitPattern: pStream0Fraction.load(ordering: .acquiring)),
-                    span: periodNs)
-                if sequence.load(ordering: .acquiring) == before { return m }
-            }
+            if let m = published.read() { return m }
         }
     }
 
@@ -366,7 +326,7 @@ public final class DeviceTimebase: Timebase, @unchecked Sendable {
     /// Host time to stream time, as published: linear with `slopeSegment` from
     /// (`t0`, stream0) to (`t1`, stream0 + span), then on at `slopeAfter`.
     /// Host times `t0`, `t1` are relative to `origin`.
-    fileprivate struct Mapping {
+    fileprivate struct Mapping: BitwiseCopyable {
         var origin: UInt64
         var t0: Double
         var t1: Double

@@ -245,7 +245,7 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
 
     public func nextDeadline() -> UInt64? {
         guard running.load(ordering: .acquiring) else { return nil }
-        if waitsOnEvent, let event, keReadStateEvent(event.event) != 0 { return timebase.now }
+        if waitsOnEvent, let event, keReadStateEvent(event.event) != 0 { return Deadline.now }
         return nextWake
     }
 

@@ -33,6 +33,23 @@ public protocol TimedWork: AnyObject, Sendable {
     func nextDeadline() -> UInt64?
     /// Does what is due at `now` (on the scheduler's thread).
     func service(now: UInt64)
+    /// Gives the work a way to wake its scheduler when its deadline moves
+    /// earlier from another thread (a stream started by a register write), so
+    /// a sleeping real-time thread re-reads the deadline at once. Called when
+    /// the work is added to a processor; the default ignores it.
+    func setWakeHandler(_ wake: @escaping @Sendable () -> Void)
+}
+
+extension TimedWork {
+    public func setWakeHandler(_ wake: @escaping @Sendable () -> Void) {}
+}
+
+/// Deadlines with a meaning of their own.
+public enum Deadline {
+    /// "Due now, whatever now is": earlier than any time. Work must not return
+    /// a fresh reading of the clock for that: on a clock that moves, the reading
+    /// is later than the `now` its scheduler compares it with, and never due.
+    @inlinable public static var now: UInt64 { 0 }
 }
 
 /// Real time: CLOCK_MONOTONIC (Swift's SuspendingClock on Linux; ContinuousClock

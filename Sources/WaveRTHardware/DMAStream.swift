@@ -109,6 +109,24 @@ public final class DMAStream: @unchecked Sendable {
     /// Told of every transfer (glitch monitors, traces). Set once, before the engine runs.
     public var observer: (any DMAStreamObserver)?
 
+    /// Wakes the processor that services this engine (set once, when its device is attached).
+    public func setWakeHandler(_ wake: @escaping @Sendable () -> Void) {
+        wakeBox.pointee?.release()
+        wakeBox.pointee = .passRetained(WakeBox(wake))
+    }
+    final class WakeBox: @unchecked Sendable {
+        let call: @Sendable () -> Void
+        init(_ call: @escaping @Sendable () -> Void) { self.call = call }
+    }
+    private let wakeBox: UnsafeMutablePointer<Unmanaged<WakeBox>?> = {
+        let p = UnsafeMutablePointer<Unmanaged<WakeBox>?>.allocate(capacity: 1)
+        p.initialize(to: nil)
+        return p
+    }()
+    /// The deadline moved earlier: a sleeping processor must look again.
+    @inline(__always)
+    private func wakeProcessor() { wakeBox.pointee?._withUnsafeGuaranteedRef { $0.call() } }
+
     /// How often a running engine without interrupt points due moves its data.
     public var dataIntervalNanoseconds: UInt64 {
         get { dataInterval.load(ordering: .relaxed) }
@@ -156,6 +174,8 @@ public final class DMAStream: @unchecked Sendable {
     }
 
     deinit {
+        wakeBox.pointee?.release()
+        wakeBox.deallocate()
         let bits = programSlot.load(ordering: .relaxed)
         if bits != 0 { Unmanaged<Program>.fromOpaque(UnsafeRawPointer(bitPattern: bits)!).release() }
         for u in retired.withLock({ $0 }) { u.release() }
@@ -175,6 +195,7 @@ public final class DMAStream: @unchecked Sendable {
         program?.dma.isRunning = currentTiming().running
         let bits = program.map { UInt(bitPattern: Unmanaged.passRetained($0).toOpaque()) } ?? 0
         let old = programSlot.exchange(bits, ordering: .acquiringAndReleasing)
+        wakeProcessor()
         guard old != 0 else { return }
         let u = Unmanaged<Program>.fromOpaque(UnsafeRawPointer(bitPattern: old)!)
         if !passGuard.isCurrentThreadInPass && passGuard.waitForQuiescence() {
@@ -223,6 +244,7 @@ public final class DMAStream: @unchecked Sendable {
             }
             t.startTime = time
         }
+        wakeProcessor()
     }
 
     /// The link stops at `time`: the position freezes at the frame reached, and
@@ -318,11 +340,11 @@ public final class DMAStream: @unchecked Sendable {
         if pass.pointee.cachedVersion == version && pass.pointee.cachedProgramBits == bits { return pass.pointee.cachedDeadline }
         let p = pass.pointee
         let t = currentTiming()
-        if t.generation != p.generation || bits != p.programBits { return timebase.now }
+        if t.generation != p.generation || bits != p.programBits { return Deadline.now }
         guard t.primed || t.running else { return cache(nil, version, bits) }
         if !t.running {
             // Stopped: drain what was due up to the frozen position, then nothing.
-            return dmaBytes(t, at: t.startTime) > p.moved ? timebase.now : cache(nil, version, bits)
+            return dmaBytes(t, at: t.startTime) > p.moved ? Deadline.now : cache(nil, version, bits)
         }
         var deadline = max(t.startTime, p.lastService) &+ dataIntervalNanoseconds
         if p.moved == 0 && p.lastService < t.startTime { deadline = t.startTime }  // prime the FIFO at once

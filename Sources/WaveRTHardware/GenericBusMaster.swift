@@ -140,6 +140,10 @@ public final class GenericBusMaster: RegisterBlock, InterruptSource, TimedWork, 
 
     // MARK: TimedWork
 
+    public func setWakeHandler(_ wake: @escaping @Sendable () -> Void) {
+        list.forEach { $0.dma.setWakeHandler(wake) }
+    }
+
     public func nextDeadline() -> UInt64? {
         var earliest: UInt64?
         list.forEach { c in

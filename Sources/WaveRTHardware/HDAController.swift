@@ -310,6 +310,10 @@ public final class HDAController: RegisterBlock, InterruptSource, TimedWork, @un
 
     // MARK: TimedWork (the processor's pass)
 
+    public func setWakeHandler(_ wake: @escaping @Sendable () -> Void) {
+        streams.forEach { $0.dma.setWakeHandler(wake) }
+    }
+
     public func nextDeadline() -> UInt64? {
         // Only engines started since their last reset have anything to do.
         var earliest: UInt64?

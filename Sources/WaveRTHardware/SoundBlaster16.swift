@@ -355,6 +355,11 @@ public final class SoundBlaster16: RegisterBlock, InterruptSource, TimedWork, IS
 
     // MARK: TimedWork
 
+    public func setWakeHandler(_ wake: @escaping @Sendable () -> Void) {
+        playback.setWakeHandler(wake)
+        recording.setWakeHandler(wake)
+    }
+
     public func nextDeadline() -> UInt64? {
         switch (playback.nextDeadline(), recording.nextDeadline()) {
         case (let a?, let b?): min(a, b)

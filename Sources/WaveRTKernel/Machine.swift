@@ -93,6 +93,7 @@ public final class Machine: TimedWork, @unchecked Sendable {
 
     /// Adds a device's timed work (its DMA engines) to the processor.
     public func attach(device: any TimedWork) {
+        device.setWakeHandler { [unowned(unsafe) scheduler] in if !scheduler.isCurrentThread { scheduler.wake() } }
         devices.insert(DeviceBox(device))
         scheduler.wake()
     }
@@ -196,10 +197,10 @@ public final class Machine: TimedWork, @unchecked Sendable {
 
     public func nextDeadline() -> UInt64? {
         var earliest: UInt64?
-        if hasQueuedDpcs { return timebase.now }
+        if hasQueuedDpcs { return Deadline.now }
         var asserted = false
         interrupts.forEach { i in if i.isConnected && !i.isMasked && i.line.isAsserted { asserted = true } }
-        if asserted { return timebase.now }
+        if asserted { return Deadline.now }
         deviceLock.withLock { _ in
             devices.forEach { box in
                 if let d = box.work.nextDeadline(), d < (earliest ?? .max) { earliest = d }

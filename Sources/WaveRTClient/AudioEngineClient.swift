@@ -59,7 +59,8 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
     let source: (any SampleSource)?
     let recorder: (any AudioSink)?
     let event: (handle: UInt64, event: KEvent)?
-    let positionRegister: MappedRegister?
+    /// The position register the port mapped for the client (nil: it reads KSPROPERTY_AUDIO_POSITION).
+    public let positionRegister: MappedRegister?
     let fifoBytes: UInt64
     private let timebase: any Timebase
 

@@ -120,10 +120,13 @@ public final class Seqlock<Value: BitwiseCopyable>: @unchecked Sendable {
 
     @inlinable @inline(__always)
     func load(slot: Int) -> Value {
-        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: wordCount) { buffer in
-            let base = words + slot * wordCount
-            for i in 0..<wordCount { buffer[i] = base[i].load(ordering: .relaxed) }
-            return UnsafeRawPointer(buffer.baseAddress!).loadUnaligned(as: Value.self)
+        // A constant size once specialised, so the buffer is a plain stack slot (no size check, no heap).
+        withUnsafeTemporaryAllocation(byteCount: max(8, (MemoryLayout<Value>.size + 7) & ~7), alignment: 8) { raw in
+            let n = max(1, (MemoryLayout<Value>.size + 7) / 8)  // = wordCount
+            let destination = raw.baseAddress!.assumingMemoryBound(to: UInt64.self)
+            let base = words + slot * n
+            for i in 0..<n { destination[i] = base[i].load(ordering: .relaxed) }
+            return UnsafeRawPointer(destination).loadUnaligned(as: Value.self)
         }
     }
 }

@@ -8,7 +8,7 @@ public enum AccessWidth: Int, Sendable, Hashable, CustomStringConvertible {
     case byte = 1, word = 2, dword = 4, qword = 8
 
     @inlinable public var bits: Int { rawValue * 8 }
-    @inlinable public var mask: UInt64 { rawValue == 8 ? .max : (1 << UInt64(rawValue * 8)) - 1 }
+    @inlinable @inline(__always) public var mask: UInt64 { rawValue == 8 ? .max : (1 << UInt64(rawValue * 8)) - 1 }
     public var description: String { "\(bits)-bit" }
 }
 

@@ -464,6 +464,16 @@ public struct PinTeardownReport: Sendable {
 /// A register mapped for a client (POSITIONREGISTER, CLOCKREGISTER): read live
 /// from the client's own thread. A device register is read at the instant of
 /// the read through the device; a driver variable is read as memory.
+/// Stands in for a device in a ``MappedRegister`` that maps driver memory.
+final class NoRegisters: RegisterBlock, @unchecked Sendable {
+    static let shared = NoRegisters()
+    let name = "none"
+    let size = 0
+    let faults = BusFaults()
+    func read(offset: Int, width: AccessWidth) -> UInt64 { width.mask }
+    func write(offset: Int, width: AccessWidth, value: UInt64) {}
+}
+
 public final class MappedRegister: @unchecked Sendable {
     enum Target {
         case device(any RegisterBlock, Int)
@@ -473,9 +483,29 @@ public final class MappedRegister: @unchecked Sendable {
     /// The KSRTAUDIO_HWREGISTER the client got: Register is the client's address of the register.
     public let description: KSRTAudioHWRegister
     private let reservation: UnsafeMutableRawPointer?
+    // The target unpacked for reads: the device unowned (the target holds it), so a read
+    // neither copies an enum payload nor counts references.
+    private let block: any RegisterBlock
+    private let isDevice: Bool
+    private let offset: Int
+    private let memory: UnsafeRawPointer?
+    private let width: AccessWidth
 
     init?(target: Target, described: KSRTAudioHWRegister) {
         self.target = target
+        width = described.width == 64 ? .qword : .dword
+        switch target {
+        case .device(let b, let o):
+            block = b
+            isDevice = true
+            offset = o
+            memory = nil
+        case .memory(let p):
+            block = NoRegisters.shared
+            isDevice = false
+            offset = 0
+            memory = p
+        }
         var r = described
         switch target {
         case .device(_, let offset):
@@ -500,13 +530,10 @@ public final class MappedRegister: @unchecked Sendable {
     /// The register's value now (32 or 64 bits, as Width says).
     @inline(__always)
     public func read() -> UInt64 {
-        switch target {
-        case .device(let block, let offset):
-            return block.read(offset: offset, width: description.width == 64 ? .qword : .dword)
-        case .memory(let p):
-            return description.width == 64
-                ? UInt64(littleEndian: p.loadUnaligned(as: UInt64.self))
-                : UInt64(UInt32(littleEndian: p.loadUnaligned(as: UInt32.self)))
-        }
+        if isDevice { return block.read(offset: offset, width: width) }
+        guard let memory else { return 0 }
+        return width == .qword
+            ? UInt64(littleEndian: memory.loadUnaligned(as: UInt64.self))
+            : UInt64(UInt32(littleEndian: memory.loadUnaligned(as: UInt32.self)))
     }
 }

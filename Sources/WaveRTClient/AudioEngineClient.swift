@@ -49,7 +49,7 @@ public enum ClientMode: Sendable, Hashable, Codable {
 public final class AudioEngineClient: TimedWork, @unchecked Sendable {
     public let port: WaveRTPort
     public let pin: KSPin
-    public private(set) var mode: ClientMode
+    public let mode: ClientMode
     public let format: StreamFormat
     public let capture: Bool
     public let buffer: KSPin.Buffer
@@ -64,15 +64,31 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
     let fifoBytes: UInt64
     private let timebase: any Timebase
 
-    // Client-thread state (the thread, or the clock's stepping, owns it).
-    private var watermark: UInt64 = 0         // bytes written (read) since the stream started
-    private var deviceLinear: UInt64 = 0      // the device position, unwrapped
-    private var lastOffset: UInt64 = 0
-    private var nextPacket: UInt64 = 0
-    private var sourceEnd: UInt64 = .max
-    private var eosSent = false
-    private var nextWake: UInt64 = .max
-    private var lastService: UInt64 = 0
+    /// Client-thread state (the thread, or the clock's stepping, owns it), behind a pointer:
+    /// the wake path reads and writes it without exclusivity checks.
+    private struct State {
+        var watermark: UInt64 = 0         // bytes written (read) since the stream started
+        var deviceLinear: UInt64 = 0      // the device position, unwrapped
+        var lastOffset: UInt64 = 0
+        var nextPacket: UInt64 = 0
+        var sourceEnd: UInt64 = .max
+        var eosSent = false
+        var nextWake: UInt64 = .max
+        var lastService: UInt64 = 0
+    }
+    private let state: UnsafeMutablePointer<State> = {
+        let p = UnsafeMutablePointer<State>.allocate(capacity: 1)
+        p.initialize(to: State())
+        return p
+    }()
+    private var watermark: UInt64 { get { state.pointee.watermark } set { state.pointee.watermark = newValue } }
+    private var deviceLinear: UInt64 { get { state.pointee.deviceLinear } set { state.pointee.deviceLinear = newValue } }
+    private var lastOffset: UInt64 { get { state.pointee.lastOffset } set { state.pointee.lastOffset = newValue } }
+    private var nextPacket: UInt64 { get { state.pointee.nextPacket } set { state.pointee.nextPacket = newValue } }
+    private var sourceEnd: UInt64 { get { state.pointee.sourceEnd } set { state.pointee.sourceEnd = newValue } }
+    private var eosSent: Bool { get { state.pointee.eosSent } set { state.pointee.eosSent = newValue } }
+    private var nextWake: UInt64 { get { state.pointee.nextWake } set { state.pointee.nextWake = newValue } }
+    private var lastService: UInt64 { get { state.pointee.lastService } set { state.pointee.lastService = newValue } }
 
     private let wakes = Atomic<UInt64>(0)
     private let timeouts = Atomic<UInt64>(0)
@@ -137,6 +153,11 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
         } else {
             monitor = nil
         }
+    }
+
+    deinit {
+        state.deinitialize(count: 1)
+        state.deallocate()
     }
 
     /// Figures.

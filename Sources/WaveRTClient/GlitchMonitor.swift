@@ -88,17 +88,20 @@ public final class GlitchMonitor: DMAStreamObserver, @unchecked Sendable {
         var bufferLinear: UInt64 = 0
         var historyTime: UInt64 = 0
         var open: Glitch?
+        var historyCount = 0
+        var historyStart = 0
+        var pendingCount = 0
+        var pendingStart = 0
     }
     private let state: UnsafeMutablePointer<State>
     private let history: UnsafeMutablePointer<Mark>
     private let historyCapacity = 4096
-    private var historyCount = 0
-    private var historyStart = 0
+    private var historyCount: Int { get { state.pointee.historyCount } set { state.pointee.historyCount = newValue } }
+    private var historyStart: Int { get { state.pointee.historyStart } set { state.pointee.historyStart = newValue } }
     private let pending: UnsafeMutablePointer<Run>
     private let pendingCapacity = 4096
-    private var pendingCount = 0
-    private var pendingStart = 0
-    private var streamRef: Unmanaged<DMAStream>?
+    private var pendingCount: Int { get { state.pointee.pendingCount } set { state.pointee.pendingCount = newValue } }
+    private var pendingStart: Int { get { state.pointee.pendingStart } set { state.pointee.pendingStart = newValue } }
     private let found = SPSCRing<Glitch>(capacity: 1 << 14)
     private let collected = Mutex<[Glitch]>([])
     private let total = Atomic<UInt64>(0)

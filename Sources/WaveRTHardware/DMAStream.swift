@@ -102,12 +102,32 @@ public final class DMAStream: @unchecked Sendable {
 
     /// Called during a pass when the engine crosses interrupt point `index` of
     /// its schedule, with the exact time of the crossing. Set once, before the engine runs.
-    public var onInterruptPoint: (@Sendable (_ index: Int, _ time: UInt64) -> Void)?
+    public var onInterruptPoint: (@Sendable (_ index: Int, _ time: UInt64) -> Void)? {
+        get { hooks.pointee.onInterruptPoint }
+        set { hooks.pointee.onInterruptPoint = newValue }
+    }
     /// Called during a pass when a transfer met memory it may not touch (the
     /// FIFO runs dry or overflows: FIFOE on HD Audio). Set once, before the engine runs.
-    public var onTransferFault: (@Sendable (_ time: UInt64) -> Void)?
+    public var onTransferFault: (@Sendable (_ time: UInt64) -> Void)? {
+        get { hooks.pointee.onTransferFault }
+        set { hooks.pointee.onTransferFault = newValue }
+    }
     /// Told of every transfer (glitch monitors, traces). Set once, before the engine runs.
-    public var observer: (any DMAStreamObserver)?
+    public var observer: (any DMAStreamObserver)? {
+        get { hooks.pointee.observer }
+        set { hooks.pointee.observer = newValue }
+    }
+    /// The set-once hooks, behind a pointer: the pass reads them without exclusivity checks.
+    private struct Hooks {
+        var onInterruptPoint: (@Sendable (_ index: Int, _ time: UInt64) -> Void)?
+        var onTransferFault: (@Sendable (_ time: UInt64) -> Void)?
+        var observer: (any DMAStreamObserver)?
+    }
+    private let hooks: UnsafeMutablePointer<Hooks> = {
+        let p = UnsafeMutablePointer<Hooks>.allocate(capacity: 1)
+        p.initialize(to: Hooks())
+        return p
+    }()
 
     /// Wakes the processor that services this engine (set once, when its device is attached).
     public func setWakeHandler(_ wake: @escaping @Sendable () -> Void) {
@@ -174,6 +194,8 @@ public final class DMAStream: @unchecked Sendable {
     }
 
     deinit {
+        hooks.deinitialize(count: 1)
+        hooks.deallocate()
         wakeBox.pointee?.release()
         wakeBox.deallocate()
         let bits = programSlot.load(ordering: .relaxed)
@@ -404,7 +426,7 @@ public final class DMAStream: @unchecked Sendable {
                 move(program.dma, count: next - pass.pointee.moved, at: now)
                 if let point = crossing {
                     let when = time(whenDMAReaches: point, t) ?? now
-                    onInterruptPoint?(pass.pointee.pointIndex, min(when, now))
+                    hooks.pointee.onInterruptPoint?(pass.pointee.pointIndex, min(when, now))
                     pass.pointee.pointIndex += 1
                     if pass.pointee.pointIndex == points.count {
                         pass.pointee.pointIndex = 0
@@ -416,7 +438,7 @@ public final class DMAStream: @unchecked Sendable {
             let faults = program.dma.useAfterFreeCount &+ program.dma.unallocatedCount
             if faults != pass.pointee.faults {
                 pass.pointee.faults = faults
-                onTransferFault?(now)
+                hooks.pointee.onTransferFault?(now)
             }
             pass.pointee.lastService = now
             pass.pointee.servicedVersion = version
@@ -476,12 +498,12 @@ public final class DMAStream: @unchecked Sendable {
             switch direction {
             case .render:
                 _ = dma.read(into: scratch, count: n)
-                observer?.transferred(self, linearStart: start, bytes: n, at: now, data: UnsafeRawBufferPointer(start: scratch, count: n))
+                hooks.pointee.observer?.transferred(self, linearStart: start, bytes: n, at: now, data: UnsafeRawBufferPointer(start: scratch, count: n))
                 sink?.consume(UnsafeRawBufferPointer(start: scratch, count: n))
             case .capture:
                 if let source { source.produce(into: UnsafeMutableRawBufferPointer(start: scratch, count: n)) } else { memset(scratch, 0, n) }
                 _ = dma.write(from: scratch, count: n)
-                observer?.transferred(self, linearStart: start, bytes: n, at: now, data: UnsafeRawBufferPointer(start: scratch, count: n))
+                hooks.pointee.observer?.transferred(self, linearStart: start, bytes: n, at: now, data: UnsafeRawBufferPointer(start: scratch, count: n))
             }
             pass.pointee.moved = start + UInt64(n)
             remaining -= n

@@ -33,7 +33,16 @@ public final class InterruptSync: @unchecked Sendable {
     public let mode: Mode
     let machine: Machine
     private let lock = KSpinLock()
-    private var routines: [Registration] = []
+    /// Registered before Connect, read by every dispatch: behind a pointer (no exclusivity checks on the ISR path).
+    private let routineList: UnsafeMutablePointer<[Registration]> = {
+        let p = UnsafeMutablePointer<[Registration]>.allocate(capacity: 1)
+        p.initialize(to: [])
+        return p
+    }()
+    private var routines: [Registration] {
+        get { routineList.pointee }
+        set { routineList.pointee = newValue }
+    }
     private let connected = Atomic<Bool>(false)
     private let masked = Atomic<Bool>(false)
     private let claimed = Atomic<UInt64>(0)
@@ -46,6 +55,11 @@ public final class InterruptSync: @unchecked Sendable {
         self.irql = irql
         self.mode = mode
         ownerStream = wrt_stream_get()
+    }
+
+    deinit {
+        routineList.deinitialize(count: 1)
+        routineList.deallocate()
     }
 
     public var isConnected: Bool { connected.load(ordering: .acquiring) }

@@ -54,6 +54,9 @@ let package = Package(
 
         // Shared by the test targets (never the umbrella).
         .target(name: "WaveRTTestSupport", dependencies: ["WaveRTEngine"], path: "Tests/WaveRTTestSupport"),
+        .testTarget(name: "WaveRTMemoryTests", dependencies: ["WaveRTMemory", "WaveRTTestSupport"]),
+        .testTarget(name: "WaveRTDMATests", dependencies: ["WaveRTDMA", "WaveRTMemory", "WaveRTTestSupport"]),
+        .testTarget(name: "WaveRTEngineTests", dependencies: ["WaveRTEngine", "WaveRTTestSupport"]),
         .testTarget(name: "WaveRTHardwareTests",
                     dependencies: ["WaveRTHardware", "WaveRTEngine", "WaveRTDMA", "WaveRTMemory", "WaveRTTestSupport"]),
         .testTarget(name: "WaveRTExamplesTests",

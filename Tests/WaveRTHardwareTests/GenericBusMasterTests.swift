@@ -31,11 +31,15 @@ import WaveRTTestSupport
         /// A 3840-byte buffer (two 1920-byte packets, IOC at each end) over two scattered pages.
         init(coarsePosition: Bool = false, profile: DMAProfile = .pcie64SG, ioc: [Bool] = [true, true]) {
             scheduler = Scheduler(timebase: clock)
-            memory.fragment(seed: 4, occupancy: 0.5, longestFreeRunPages: 1)
             sg = GenericBusMaster(memory: memory, timebase: clock, passGuard: scheduler.passGuard, profile: profile,
                                   coarsePosition: coarsePosition, sink: speaker, source: microphone)
             scheduler.add(sg)
+            // Two pages that are not adjacent: hold the top page, take the one below, free the top.
+            let top = memory.allocatePagesForMdl(lowAddress: 0, highAddress: 0xFFFF_FFFF, skipBytes: 0, totalBytes: 4096)!
+            let hole = memory.allocatePagesForMdl(lowAddress: 0, highAddress: 0xFFFF_FFFF, skipBytes: 0, totalBytes: 4096)!
+            memory.freePagesFromMdl(top)
             buffer = memory.allocatePagesForMdl(lowAddress: 0, highAddress: 0xFFFF_FFFF, skipBytes: 0, totalBytes: 8192)!
+            precondition(buffer.pageFrameNumbers[1] != buffer.pageFrameNumbers[0] + 1 && hole.isLive)
             table = memory.allocatePagesForMdl(lowAddress: 0, highAddress: 0xFFFF_FFFF, skipBytes: 0, totalBytes: 4096)!
             data = PatternSource.bytes(count: 3840)
             memory.writePhysical(at: buffer.physicalAddress(ofPage: 0), bytes: Array(data[0..<1920]))

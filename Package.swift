@@ -60,6 +60,8 @@ let package = Package(
         .testTarget(name: "WaveRTPortTests",
                     dependencies: ["WaveRTPort", "WaveRTKernel", "WaveRTHardware", "WaveRTEngine", "WaveRTDMA", "WaveRTMemory",
                                    "WaveRTTestSupport"]),
+        .testTarget(name: "WaveRTClientTests",
+                    dependencies: ["WaveRTClient", "WaveRTHardware", "WaveRTEngine", "WaveRTDMA", "WaveRTMemory", "WaveRTTestSupport"]),
         .testTarget(name: "WaveRTHardwareTests",
                     dependencies: ["WaveRTHardware", "WaveRTEngine", "WaveRTDMA", "WaveRTMemory", "WaveRTTestSupport"]),
         .testTarget(name: "WaveRTExamplesTests",

@@ -84,6 +84,8 @@ import WaveRTTestSupport
         let rig = Rig()
         let c = R.ch(0)
         rig.program(0)
+        #expect(rig.r(c + R.FIFOSIZE) == 32 * 4)                // follows FORMAT: valid before RUN (a driver reports latency then)
+        #expect(rig.r(c + R.LENGTH) == 0)
         let start = rig.clock.now
         rig.w(c + R.CTL, R.RUN | R.IE)
         #expect(rig.r(c + R.LENGTH) == 3840)                    // latched at RUN

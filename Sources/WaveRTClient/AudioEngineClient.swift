@@ -67,6 +67,7 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
     private var watermark: UInt64 = 0         // bytes written (read) since the stream started
     private var deviceLinear: UInt64 = 0      // the device position, unwrapped
     private var lastOffset: UInt64 = 0
+    private var lastPositionTime: UInt64 = 0
     private var nextPacket: UInt64 = 0
     private var sourceEnd: UInt64 = .max
     private var eosSent = false
@@ -174,6 +175,7 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
         guard status.isSuccess else { throw .state(.run, status) }
         running.store(true, ordering: .releasing)
         lastService = timebase.now
+        lastPositionTime = lastService
         scheduleNext(after: lastService)
         switch timebase.hostClock {
         case .virtual(let clock):
@@ -294,7 +296,16 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
             guard case .success(let p) = pin.position() else { return nil }
             offset = p.playOffset % size
         }
-        deviceLinear &+= (offset &+ size &- lastOffset) % size
+        var delta = (offset &+ size &- lastOffset) % size
+        // An offset cannot say how many whole laps passed: a client that slept
+        // longer than the buffer takes the laps the elapsed time implies at the
+        // nominal rate, so it sees it is behind and catches up, instead of writing
+        // (or reading) behind the device for ever.
+        let now = timebase.now
+        let expected = PositionMath.frames(inNanoseconds: now &- lastPositionTime, rate: UInt64(format.sampleRate)) * UInt64(format.blockAlign)
+        if expected > delta + size / 2 { delta += (expected - delta + size / 2) / size * size }
+        lastPositionTime = now
+        deviceLinear &+= delta
         lastOffset = offset
         return deviceLinear
     }

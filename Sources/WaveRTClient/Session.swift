@@ -131,11 +131,12 @@ public final class MiniportSession: @unchecked Sendable {
     public func finish() -> SessionReport {
         if let report { return report }
         let clientFrames = client.bytesTransferred / UInt64(setup.format.blockAlign)
+        // While the stream still runs: a driver resets its DMA engine on the way to STOP, which drops the program and its fault records.
+        let faults = adapter.dmaFaults
         client.stop()
         client.close()
         let teardown = pin.close()
         let unloadLeaks = port.close()
-        let faults = adapter.dmaFaults
         adapter.shutdown()
         machine.shutdown()
         let monitor = client.monitor

@@ -244,18 +244,19 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
 
     // MARK: TimedWork (the virtual clock)
 
+    /// On the clock's host time (the machine's timebase may follow a card: a ``DeviceTimebase``).
     public func nextDeadline() -> UInt64? {
         guard running.load(ordering: .acquiring) else { return nil }
-        if waitsOnEvent, let event, keReadStateEvent(event.event) != 0 { return timebase.now }
-        return nextWake
+        if waitsOnEvent, let event, keReadStateEvent(event.event) != 0 { return timebase.hostTime(for: timebase.now) }
+        return timebase.hostTime(for: nextWake)
     }
 
-    public func service(now: UInt64) {
+    public func service(now hostNow: UInt64) {
         guard running.load(ordering: .acquiring) else { return }
         if waitsOnEvent, let event, keWaitForSingleObject(event.event, timeout: 0) != .success {
             timeouts.add(1, ordering: .relaxed)  // woken by the timeout, not the event
         }
-        step(now: now)
+        step(now: timebase.now)
     }
 
     private func scheduleNext(after now: UInt64) {

@@ -154,6 +154,44 @@ import WaveRTTestSupport
         #expect(log.entries.count == 7)  // detached from the clock
     }
 
+    /// A scheduler whose timebase follows a card (a DeviceTimebase over the
+    /// virtual clock) runs its work when the card's time reaches each deadline,
+    /// not when the host clock does: the clock advances in host time.
+    @Test func aSchedulerOnADeviceTimebaseRunsItsWorkAtTheCardsTime() {
+        let host = VirtualClock()
+        let device = DeviceTimebase(host: host, nominalRate: 48_000, periodFrames: 480)
+        // A card 0.5 % fast: 482.4 frames per 10 ms of host time.
+        for k: UInt64 in 1...300 {
+            host.advance(to: k * 10_000_000)
+            device.report(framesConsumed: k * 4824 / 10, atHostTime: host.now)
+        }
+        #expect(device.now > host.now + 10_000_000)  // the card is ahead by now
+        let scheduler = Scheduler(timebase: device)
+        final class Due: TimedWork, @unchecked Sendable {
+            var deadline: UInt64?
+            var serviced: [(now: UInt64, device: UInt64, host: UInt64)] = []
+            let device: DeviceTimebase, host: VirtualClock
+            init(_ device: DeviceTimebase, _ host: VirtualClock) { self.device = device; self.host = host }
+            func nextDeadline() -> UInt64? { deadline }
+            func service(now: UInt64) {
+                serviced.append((now, device.now, host.now))
+                deadline = nil
+            }
+        }
+        let work = Due(device, host)
+        let target = device.now + 5_000_000
+        work.deadline = target
+        scheduler.add(work)
+        let hostDue = device.hostTime(for: target)
+        #expect(hostDue < host.now + 5_000_000)  // sooner in host time: the card runs fast
+        host.advance(by: 20_000_000)
+        #expect(work.serviced.count == 1)
+        let s = work.serviced.first
+        #expect(s?.host == hostDue)
+        #expect(s.map { $0.now >= target && $0.now == $0.device } == true)
+        scheduler.shutdown()
+    }
+
     /// The scheduler on the monotonic clock: its real-time thread wakes for each
     /// deadline; `wake()` makes it see an earlier deadline at once.
     @Test(.timeLimit(.minutes(1)))

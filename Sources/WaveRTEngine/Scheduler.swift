@@ -110,12 +110,16 @@ public final class Scheduler: TimedWork, @unchecked Sendable {
     }
 
     /// One pass: services each item that is due, in order, at the timebase's
-    /// present (the host time the virtual clock passes is mapped through the timebase).
+    /// present (the host time the virtual clock passes is mapped through the
+    /// timebase). The present is read for each item after its deadline: an item
+    /// that answers "due now" with the time it read (a later instant than the
+    /// pass began, on the monotonic clock) is due, not put off for ever.
     public func service(now hostNow: UInt64) {
-        let now = timebase.now
         passGuard.enter()
         items.forEach { item in
-            if let d = item.work.nextDeadline(), d <= now { item.work.service(now: now) }
+            guard let d = item.work.nextDeadline() else { return }
+            let now = timebase.now
+            if d <= now { item.work.service(now: now) }
         }
         passes.add(1, ordering: .relaxed)
         passGuard.exit()

@@ -192,6 +192,36 @@ import WaveRTTestSupport
         scheduler.shutdown()
     }
 
+    /// Work that says "due now" with the time it reads itself (a later instant
+    /// than the pass began) is serviced in that pass, not put off pass after pass
+    /// (the processor spun without ever taking an interrupt on the system clock).
+    @Test(.timeLimit(.minutes(1)))
+    func dueNowWithTheTimeItReadIsServicedAtOnce() {
+        final class Pending: TimedWork, @unchecked Sendable {
+            let pending = Atomic<Bool>(false)
+            let serviced = Atomic<Int>(0)
+            func nextDeadline() -> UInt64? { pending.load(ordering: .acquiring) ? MonotonicTimebase.shared.now : nil }
+            func service(now: UInt64) {
+                if pending.exchange(false, ordering: .acquiringAndReleasing) { serviced.add(1, ordering: .releasing) }
+            }
+        }
+        let scheduler = Scheduler(timebase: MonotonicTimebase.shared, realTime: .init(fifoPriority: nil, name: "wavert-test"))
+        let work = Pending()
+        scheduler.add(work)
+        let passesBefore = scheduler.passCount
+        for _ in 0..<3 {
+            work.pending.store(true, ordering: .releasing)
+            scheduler.wake()
+            let deadline = MonotonicTimebase.shared.now + 2_000_000_000
+            while work.pending.load(ordering: .acquiring) && MonotonicTimebase.shared.now < deadline {}
+        }
+        let serviced = work.serviced.load(ordering: .acquiring)
+        #expect(serviced == 3)
+        #expect(scheduler.passCount - passesBefore < 100, "\(scheduler.passCount - passesBefore) passes for 3 items of work")
+        scheduler.remove(work)
+        scheduler.shutdown()
+    }
+
     /// The scheduler on the monotonic clock: its real-time thread wakes for each
     /// deadline; `wake()` makes it see an earlier deadline at once.
     @Test(.timeLimit(.minutes(1)))

@@ -20,6 +20,7 @@ import WaveRTTestSupport
     static let supported: [(String, StreamFormat, Double)] = [
         ("simple", format(44_100, 2, .int24), 10), ("simple", format(96_000, 6, .int32), 10), ("simple", format(48_000, 8, .float32), 10),
         ("simple", format(44_100, 3, .int24), 10), ("simple", format(192_000, 1, .int16), 5),
+        ("simple", format(48_000, 5, .int24), 10), ("simple", format(96_000, 7, .int24), 10), ("simple", format(48_000, 32, .int32), 10),
         ("hda", format(44_100, 2, .int16), 10), ("hda", format(96_000, 2, .int32), 10), ("hda", format(48_000, 8, .int16), 10),
         ("hda", format(44_100, 6, .int32), 10), ("hda", format(22_050, 1, .int16), 20),
         ("isa", format(44_100, 1, .int16), 40), ("isa", format(22_050, 2, .int16), 40), ("isa", format(8_000, 1, .int16), 100),
@@ -40,6 +41,10 @@ import WaveRTTestSupport
         let collected = speaker.bytes
         let played = Array(collected.prefix(collected.count / format.blockAlign * format.blockAlign))
         #expect(played.count >= format.bytesPerSecond / 5, "\(played.count) bytes")
+        // Packets of whole frames, each starting where a descriptor may (HD Audio: 128-byte aligned; sg: 4).
+        let packet = session.client.buffer.actualSize / session.client.notificationCount
+        let alignment = name == "hda" ? 128 : name == "isa" ? 2 : 4
+        #expect(packet % format.blockAlign == 0 && packet % alignment == 0, "\(packet)-byte packets")
         let laps = played.count / session.client.buffer.actualSize
         #expect(laps >= 6, "\(laps) laps of a \(session.client.buffer.actualSize)-byte buffer")
         let reference = ExampleEndToEndTests.reference(440, -12, format: format, frames: played.count / format.blockAlign)

@@ -81,6 +81,7 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
     private let lastPacketStatus = Atomic<Int32>(0)
     private let running = Atomic<Bool>(false)
     private let endOfData = Atomic<UInt64>(.max)
+    private let playedPosition = Atomic<UInt64>(0)
     private var thread: RealTimeThread?
     private var scheduler: Scheduler?
 
@@ -150,6 +151,9 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
     }
     /// Bytes written (render) or read (capture) since the stream started.
     public var bytesTransferred: UInt64 { watermark }
+    /// The device position (render: the byte at the DAC; capture: the record
+    /// position) in bytes since the start, as the client last read it.
+    public var devicePositionBytes: UInt64 { playedPosition.load(ordering: .acquiring) }
     /// Where the source ended (bytes since the start), once it has.
     public var endOfDataPosition: UInt64? {
         let e = endOfData.load(ordering: .acquiring)
@@ -167,6 +171,7 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
     public func start(scheduler clientScheduler: Scheduler? = nil) throws(ClientError) {
         watermark = 0
         deviceLinear = 0
+        playedPosition.store(0, ordering: .releasing)
         lastOffset = 0
         nextPacket = 0
         eosSent = false
@@ -278,7 +283,12 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
             if capture {
                 if mode == .packet { readPackets(now: now) } else { readAvailable(now: now) }
             } else {
-                if mode == .packet { writePackets() } else { writeAvailable() }
+                if mode == .packet {
+                    writePackets()
+                    _ = devicePosition()  // the engine's clock: where the device is, for whoever asks
+                } else {
+                    writeAvailable()
+                }
                 monitor?.publish(watermark, at: timebase.now)
             }
         }
@@ -308,6 +318,7 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
         lastPositionTime = now
         deviceLinear &+= delta
         lastOffset = offset
+        playedPosition.store(deviceLinear, ordering: .releasing)
         return deviceLinear
     }
 
@@ -381,7 +392,10 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
             lastPacketStatus.store(status.rawValue, ordering: .relaxed)
             if status == .dataLateError { lateWrites.add(1, ordering: .relaxed) }
         }
-        if eos { eosSent = true }
+        if eos {
+            eosSent = true
+            monitor?.endOfStream(at: sourceEnd)  // what the device plays past it is the driver's silence
+        }
         nextPacket = packet + 1
     }
 

@@ -121,8 +121,9 @@ public final class MiniportSession: @unchecked Sendable {
 
     /// Whether everything the client's source produced has reached the device.
     public var sourceHasPlayed: Bool {
-        guard let end = client.endOfDataPosition, case .success(let p) = pin.position() else { return false }
-        return client.bytesTransferred >= end && p.playOffset >= end % UInt64(client.buffer.actualSize) || end == 0
+        guard let end = client.endOfDataPosition else { return false }
+        // The client's unwrapped device position: a cyclic offset alone cannot say whether the end went by.
+        return end == 0 || client.devicePositionBytes >= end
     }
 
     /// Stops the client and the stream, closes the pin and the port (leak

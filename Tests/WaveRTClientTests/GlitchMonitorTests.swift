@@ -105,6 +105,20 @@ import WaveRTTestSupport
         #expect(glitch.kind == .underrun && glitch.frame == 1920 && glitch.frames == 10)
     }
 
+    /// Packet mode end of stream: past the announced end the device plays the
+    /// driver's silence, which is no glitch; a late frame before it still is one.
+    @Test func nothingPastEndOfStreamIsJudged() throws {
+        let rig = Rig(capture: false)
+        rig.monitor.publish(Rig.bufferBytes, at: rig.start)
+        rig.stream.start(at: rig.start)
+        rig.publish(Rig.bufferBytes + 960, at: rig.T(480) + 1)  // frame 480 one nanosecond late
+        rig.monitor.endOfStream(at: Rig.bufferBytes + 960 - 100)  // the data ends 100 bytes before the watermark
+        rig.stop(at: rig.T(3000))  // many laps later, nothing more written
+        #expect(rig.monitor.glitchCount == 1)
+        let glitch = try #require(rig.monitor.glitches.first)
+        #expect(glitch.kind == .underrun && glitch.frame == 480 && glitch.frames == 1)
+    }
+
     /// A client that writes a whole lap early overwrites frames the device has not fetched yet.
     @Test func aRenderClientALapEarlyOverwrites() throws {
         let rig = Rig(capture: false)

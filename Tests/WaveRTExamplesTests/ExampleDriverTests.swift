@@ -114,6 +114,28 @@ import WaveRTTestSupport
         #expect(session.finish().glitchCount == 0)
     }
 
+    /// Packet mode end of stream: the client sends EOS with the last packet's
+    /// length; the `hda` driver silences what the buffer holds after it, so the
+    /// file plays exactly and then silence, never a repeat of the old buffer.
+    @Test func hdaEndOfStreamPlaysTheFileThenSilence() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("wavert-\(UUID()).wav").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try AudioFileSource.writeWAV(path: path, format: .cd48k, frames: 5_000) { f, c in 0.5 * sin(Double(f) * (c == 0 ? 0.03 : 0.05)) }
+        let (session, clock, speaker) = try Self.session("hda", source: try AudioFileSource(path: path))
+        #expect(session.client.mode == .packet)
+        try session.start()
+        clock.advance(by: 300_000_000)
+        #expect(session.sourceHasPlayed)
+        #expect(session.client.endOfDataPosition == 20_000)
+        let played = speaker.bytes
+        var expected = [UInt8](repeating: 0, count: played.count)
+        _ = expected.withUnsafeMutableBytes { try! AudioFileSource(path: path).read(frames: 5_000, into: $0.baseAddress!, format: .cd48k) }
+        #expect(played.count >= 48_000 * 4 / 4)
+        #expect(firstDifference(played, expected) == nil)
+        let report = session.finish()
+        #expect(report.glitchCount == 0 && report.packetErrors == 0, "\(report.glitches.prefix(3)) \(report.packetErrors)")
+    }
+
     @Test func aSourceAtAnotherRateIsAClearError() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("wavert-\(UUID()).wav").path
         defer { try? FileManager.default.removeItem(atPath: path) }

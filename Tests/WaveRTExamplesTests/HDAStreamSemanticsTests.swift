@@ -89,6 +89,22 @@ import WaveRTTestSupport
         rig.close()
     }
 
+    /// The driver refuses RUN without a buffer: the port stops at PAUSE and says so.
+    @Test func runWithoutABufferIsRefusedByTheDriver() throws {
+        let machine = Machine(timebase: VirtualClock())
+        let adapter = try Adapter(kind: .hda, machine: machine)
+        let port = try WaveRTPort(miniport: HDAMiniport(), adapter: adapter)
+        let pin = try port.createPin(0, dataFormat: KSDataFormat(.cd48k)).get()
+        #expect(try pin.position().get() == KSAudioPosition(playOffset: 0, writeOffset: 0))
+        #expect(pin.setState(.run) == .invalidDeviceState)
+        #expect(try pin.state().get() == .pause)
+        if case .failure(let s) = pin.packetCount() { #expect(s == .notSupported) } else { Issue.record("packets without a buffer") }
+        #expect(pin.close().isClean)
+        #expect(port.close().isEmpty)
+        adapter.shutdown()
+        machine.shutdown()
+    }
+
     /// KSAUDIO_POSITION (§4): 0 after NewStream and after STOP; frozen by
     /// RUN→PAUSE; RUN resumes from there; offsets wrap at the buffer size.
     @Test func positionRulesOfStopPauseAndRun() throws {

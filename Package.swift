@@ -54,6 +54,14 @@ let package = Package(
 
         // Shared by the test targets (never the umbrella).
         .target(name: "WaveRTTestSupport", dependencies: ["WaveRTEngine"], path: "Tests/WaveRTTestSupport"),
+        .testTarget(name: "WaveRTMemoryTests", dependencies: ["WaveRTMemory", "WaveRTTestSupport"]),
+        .testTarget(name: "WaveRTDMATests", dependencies: ["WaveRTDMA", "WaveRTMemory", "WaveRTTestSupport"]),
+        .testTarget(name: "WaveRTEngineTests", dependencies: ["WaveRTEngine", "WaveRTTestSupport"]),
+        .testTarget(name: "WaveRTPortTests",
+                    dependencies: ["WaveRTPort", "WaveRTKernel", "WaveRTHardware", "WaveRTEngine", "WaveRTDMA", "WaveRTMemory",
+                                   "WaveRTTestSupport"]),
+        .testTarget(name: "WaveRTClientTests",
+                    dependencies: ["WaveRTClient", "WaveRTHardware", "WaveRTEngine", "WaveRTDMA", "WaveRTMemory", "WaveRTTestSupport"]),
         .testTarget(name: "WaveRTHardwareTests",
                     dependencies: ["WaveRTHardware", "WaveRTEngine", "WaveRTDMA", "WaveRTMemory", "WaveRTTestSupport"]),
         .testTarget(name: "WaveRTExamplesTests",

@@ -70,6 +70,7 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
         var watermark: UInt64 = 0         // bytes written (read) since the stream started
         var deviceLinear: UInt64 = 0      // the device position, unwrapped
         var lastOffset: UInt64 = 0
+        var lastPositionTime: UInt64 = 0
         var nextPacket: UInt64 = 0
         var sourceEnd: UInt64 = .max
         var eosSent = false
@@ -84,6 +85,7 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
     private var watermark: UInt64 { get { state.pointee.watermark } set { state.pointee.watermark = newValue } }
     private var deviceLinear: UInt64 { get { state.pointee.deviceLinear } set { state.pointee.deviceLinear = newValue } }
     private var lastOffset: UInt64 { get { state.pointee.lastOffset } set { state.pointee.lastOffset = newValue } }
+    private var lastPositionTime: UInt64 { get { state.pointee.lastPositionTime } set { state.pointee.lastPositionTime = newValue } }
     private var nextPacket: UInt64 { get { state.pointee.nextPacket } set { state.pointee.nextPacket = newValue } }
     private var sourceEnd: UInt64 { get { state.pointee.sourceEnd } set { state.pointee.sourceEnd = newValue } }
     private var eosSent: Bool { get { state.pointee.eosSent } set { state.pointee.eosSent = newValue } }
@@ -97,6 +99,7 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
     private let lastPacketStatus = Atomic<Int32>(0)
     private let running = Atomic<Bool>(false)
     private let endOfData = Atomic<UInt64>(.max)
+    private let playedPosition = Atomic<UInt64>(0)
     private var thread: RealTimeThread?
     private var scheduler: Scheduler?
 
@@ -172,6 +175,9 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
     }
     /// Bytes written (render) or read (capture) since the stream started.
     public var bytesTransferred: UInt64 { watermark }
+    /// The device position (render: the byte at the DAC; capture: the record
+    /// position) in bytes since the start, as the client last read it.
+    public var devicePositionBytes: UInt64 { playedPosition.load(ordering: .acquiring) }
     /// Where the source ended (bytes since the start), once it has.
     public var endOfDataPosition: UInt64? {
         let e = endOfData.load(ordering: .acquiring)
@@ -189,6 +195,7 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
     public func start(scheduler clientScheduler: Scheduler? = nil) throws(ClientError) {
         watermark = 0
         deviceLinear = 0
+        playedPosition.store(0, ordering: .releasing)
         lastOffset = 0
         nextPacket = 0
         eosSent = false
@@ -197,6 +204,7 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
         guard status.isSuccess else { throw .state(.run, status) }
         running.store(true, ordering: .releasing)
         lastService = timebase.now
+        lastPositionTime = lastService
         scheduleNext(after: lastService)
         switch timebase.hostClock {
         case .virtual(let clock):
@@ -265,18 +273,19 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
 
     // MARK: TimedWork (the virtual clock)
 
+    /// On the clock's host time (the machine's timebase may follow a card: a ``DeviceTimebase``).
     public func nextDeadline() -> UInt64? {
         guard running.load(ordering: .acquiring) else { return nil }
         if waitsOnEvent, let event, keReadStateEvent(event.event) != 0 { return Deadline.now }
-        return nextWake
+        return nextWake == .max ? nil : timebase.hostTime(for: nextWake)
     }
 
-    public func service(now: UInt64) {
+    public func service(now hostNow: UInt64) {
         guard running.load(ordering: .acquiring) else { return }
         if waitsOnEvent, let event, keWaitForSingleObject(event.event, timeout: 0) != .success {
             timeouts.add(1, ordering: .relaxed)  // woken by the timeout, not the event
         }
-        step(now: now)
+        step(now: timebase.now)
     }
 
     private func scheduleNext(after now: UInt64) {
@@ -298,7 +307,12 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
             if capture {
                 if mode == .packet { readPackets(now: now) } else { readAvailable(now: now) }
             } else {
-                if mode == .packet { writePackets() } else { writeAvailable() }
+                if mode == .packet {
+                    writePackets()
+                    _ = devicePosition()  // the engine's clock: where the device is, for whoever asks
+                } else {
+                    writeAvailable()
+                }
                 monitor?.publish(watermark, at: timebase.now)
             }
         }
@@ -317,8 +331,18 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
             guard case .success(let p) = pin.position() else { return nil }
             offset = p.playOffset % size
         }
-        deviceLinear &+= (offset &+ size &- lastOffset) % size
+        var delta = (offset &+ size &- lastOffset) % size
+        // An offset cannot say how many whole laps passed: a client that slept
+        // longer than the buffer takes the laps the elapsed time implies at the
+        // nominal rate, so it sees it is behind and catches up, instead of writing
+        // (or reading) behind the device for ever.
+        let now = timebase.now
+        let expected = PositionMath.frames(inNanoseconds: now &- lastPositionTime, rate: UInt64(format.sampleRate)) * UInt64(format.blockAlign)
+        if expected > delta + size / 2 { delta += (expected - delta + size / 2) / size * size }
+        lastPositionTime = now
+        deviceLinear &+= delta
         lastOffset = offset
+        playedPosition.store(deviceLinear, ordering: .releasing)
         return deviceLinear
     }
 
@@ -392,7 +416,10 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
             lastPacketStatus.store(status.rawValue, ordering: .relaxed)
             if status == .dataLateError { lateWrites.add(1, ordering: .relaxed) }
         }
-        if eos { eosSent = true }
+        if eos {
+            eosSent = true
+            monitor?.endOfStream(at: sourceEnd)  // what the device plays past it is the driver's silence
+        }
         nextPacket = packet + 1
     }
 

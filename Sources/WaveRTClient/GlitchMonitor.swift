@@ -110,6 +110,8 @@ public final class GlitchMonitor: DMAStreamObserver, @unchecked Sendable {
     /// The device's engine and buffer byte − DMA byte, learned from its transfers (for early-read checks).
     private let streamBits = Atomic<UInt>(0)
     private let dmaToBuffer = Atomic<UInt64>(0)
+    /// Render: the end of stream the client announced (buffer bytes since the start); .max: none.
+    private let endOfStreamPosition = Atomic<UInt64>(.max)
 
     /// - Parameters:
     ///   - mdl, offset, size: the client's buffer as the port mapped it.
@@ -141,6 +143,13 @@ public final class GlitchMonitor: DMAStreamObserver, @unchecked Sendable {
     @inline(__always)
     public func publish(_ watermark: UInt64, at time: UInt64) {
         watermarks.push(Mark(time: time, value: watermark))
+    }
+
+    /// Render, packet mode: the client sent end of stream at `position` (bytes
+    /// since the start). What the device fetches past it is the silence the
+    /// driver plays after the end, not a frame the client owed: not judged.
+    public func endOfStream(at position: UInt64) {
+        endOfStreamPosition.store(position, ordering: .releasing)
     }
 
     // MARK: The device's side (the processor's pass)
@@ -310,10 +319,12 @@ public final class GlitchMonitor: DMAStreamObserver, @unchecked Sendable {
             emitClean(b0, min(b1, from))
             emitGlitch(.overrun, from, b1, run, offset)
         } else {
-            let overwritten = before > bufferBytes ? min(b1, max(b0, before - bufferBytes)) : b0
+            let last = min(b1, max(b0, endOfStreamPosition.load(ordering: .acquiring)))  // nothing to judge past end of stream
+            let overwritten = before > bufferBytes ? min(last, max(b0, before - bufferBytes)) : b0
             emitGlitch(.overwrite, b0, overwritten, run, offset)
-            emitClean(overwritten, min(b1, max(overwritten, at)))
-            emitGlitch(.underrun, max(b0, at, overwritten), b1, run, offset)
+            emitClean(overwritten, min(last, max(overwritten, at)))
+            emitGlitch(.underrun, max(b0, at, overwritten), last, run, offset)
+            emitClean(last, b1)
         }
     }
 
@@ -383,6 +394,7 @@ public final class GlitchMonitor: DMAStreamObserver, @unchecked Sendable {
     /// The stream restarted from STOP: positions start again from 0.
     public func reset() {
         finish()
+        endOfStreamPosition.store(.max, ordering: .releasing)
         state.pointee = State()
         historyCount = 0
         historyStart = 0

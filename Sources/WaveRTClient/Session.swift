@@ -121,8 +121,9 @@ public final class MiniportSession: @unchecked Sendable {
 
     /// Whether everything the client's source produced has reached the device.
     public var sourceHasPlayed: Bool {
-        guard let end = client.endOfDataPosition, case .success(let p) = pin.position() else { return false }
-        return client.bytesTransferred >= end && p.playOffset >= end % UInt64(client.buffer.actualSize) || end == 0
+        guard let end = client.endOfDataPosition else { return false }
+        // The client's unwrapped device position: a cyclic offset alone cannot say whether the end went by.
+        return end == 0 || client.devicePositionBytes >= end
     }
 
     /// Stops the client and the stream, closes the pin and the port (leak
@@ -131,11 +132,12 @@ public final class MiniportSession: @unchecked Sendable {
     public func finish() -> SessionReport {
         if let report { return report }
         let clientFrames = client.bytesTransferred / UInt64(setup.format.blockAlign)
+        // While the stream still runs: a driver resets its DMA engine on the way to STOP, which drops the program and its fault records.
+        let faults = adapter.dmaFaults
         client.stop()
         client.close()
         let teardown = pin.close()
         let unloadLeaks = port.close()
-        let faults = adapter.dmaFaults
         adapter.shutdown()
         machine.shutdown()
         let monitor = client.monitor

@@ -93,7 +93,8 @@ public final class Scheduler: TimedWork, @unchecked Sendable {
 
     // MARK: TimedWork (what the virtual clock and the thread call)
 
-    public func nextDeadline() -> UInt64? {
+    /// The earliest deadline of the items, on the scheduler's timebase.
+    private func earliestItemDeadline() -> UInt64? {
         var earliest: UInt64?
         items.forEach { item in
             if let d = item.work.nextDeadline(), d < (earliest ?? .max) { earliest = d }
@@ -101,11 +102,24 @@ public final class Scheduler: TimedWork, @unchecked Sendable {
         return earliest
     }
 
-    /// One pass at `now`: services each item that is due, in order.
-    public func service(now: UInt64) {
+    /// As the virtual clock's work: the earliest deadline on the host clock the
+    /// clock advances (the same as the timebase's own time unless it is a
+    /// ``DeviceTimebase`` following a card).
+    public func nextDeadline() -> UInt64? {
+        earliestItemDeadline().map(timebase.hostTime(for:))
+    }
+
+    /// One pass: services each item that is due, in order, at the timebase's
+    /// present (the host time the virtual clock passes is mapped through the
+    /// timebase). The present is read for each item after its deadline: an item
+    /// that answers "due now" with the time it read (a later instant than the
+    /// pass began, on the monotonic clock) is due, not put off for ever.
+    public func service(now hostNow: UInt64) {
         passGuard.enter()
         items.forEach { item in
-            if let d = item.work.nextDeadline(), d <= now { item.work.service(now: now) }
+            guard let d = item.work.nextDeadline() else { return }
+            let now = timebase.now
+            if d <= now { item.work.service(now: now) }
         }
         passes.add(1, ordering: .relaxed)
         passGuard.exit()
@@ -133,7 +147,7 @@ public final class Scheduler: TimedWork, @unchecked Sendable {
     private func run(on thread: RealTimeThread) {
         while !thread.shouldStop {
             let token = wrt_atomic_load_u32(wakeWord)
-            let planned = nextDeadline().map(timebase.hostTime(for:))
+            let planned = earliestItemDeadline().map(timebase.hostTime(for:))
             let host = wrt_monotonic_ns()
             if let planned, planned <= host {
                 service(now: timebase.now)

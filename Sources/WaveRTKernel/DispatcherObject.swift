@@ -124,12 +124,14 @@ public func keReadStateEvent(_ event: KEvent) -> Int32 { event.isSignalled ? 1 :
 /// left to happen returns STATUS_TIMEOUT rather than hang). A nonzero
 /// timeout at DISPATCH_LEVEL or above is a verifier violation and returns at once.
 public func keWaitForSingleObject(_ object: DispatcherObject, timeout: Int64?) -> NTStatus {
+    // The IRQL rule is the caller's, whatever the object's state: a wait that may
+    // block (no timeout, or a nonzero one) needs IRQL <= APC_LEVEL.
+    if timeout != 0 && wrt_irql_get() >= Irql.dispatchLevel {
+        Verifier.record(.waitAtDispatch, "KeWaitForSingleObject")
+        return object.consume() ? .success : .timeout
+    }
     if object.consume() { return .success }
     if timeout == 0 { return .timeout }
-    guard wrt_irql_get() < Irql.dispatchLevel else {
-        Verifier.record(.waitAtDispatch, "KeWaitForSingleObject")
-        return .timeout
-    }
     let timebase = Machine.current?.timebase ?? MonotonicTimebase.shared
     let now = timebase.now
     let deadline: UInt64? = timeout.map { t in

@@ -180,7 +180,13 @@ public final class Machine: TimedWork, @unchecked Sendable {
 
     /// Queues `dpc` (KeInsertQueueDpc's second half). Wakes the processor when called from another thread.
     func enqueue(_ dpc: KDpc) {
-        let bits = UInt(bitPattern: Unmanaged.passRetained(dpc).toOpaque())
+        push(UInt(bitPattern: Unmanaged.passRetained(dpc).toOpaque()))
+        if !scheduler.isCurrentThread { scheduler.wake() }
+    }
+
+    /// Pushes a retained DPC onto the queue's stack.
+    private func push(_ bits: UInt) {
+        let dpc = Unmanaged<KDpc>.fromOpaque(UnsafeRawPointer(bitPattern: bits)!).takeUnretainedValue()
         var head = dpcHead.load(ordering: .relaxed)
         repeat {
             dpc.next.store(head, ordering: .relaxed)
@@ -188,7 +194,36 @@ public final class Machine: TimedWork, @unchecked Sendable {
             if done { break }
             head = seen
         } while true
-        if !scheduler.isCurrentThread { scheduler.wake() }
+    }
+
+    /// Takes the queued DPCs set up for stream `stream` (nil: every one) out of
+    /// the queue without running them, as KeRemoveQueueDpc does, and returns how
+    /// many were still queued: the teardown check that no DPC runs for a stream
+    /// (or a driver) that is gone. The others stay queued. Control path.
+    package func removeQueuedDpcs(ownedBy stream: UInt32?) -> Int {
+        var node = dpcHead.exchange(0, ordering: .acquiringAndReleasing)
+        var kept: [UInt] = []
+        var removed = 0
+        while node != 0 {
+            let unmanaged = Unmanaged<KDpc>.fromOpaque(UnsafeRawPointer(bitPattern: node)!)
+            let dpc = unmanaged.takeUnretainedValue()
+            let next = dpc.next.load(ordering: .relaxed)
+            if stream == nil || dpc.ownerStream == stream {
+                if dpc.state.compareExchange(expected: KDpc.State.queued.rawValue, desired: KDpc.State.idle.rawValue,
+                                             ordering: .acquiringAndReleasing).exchanged {
+                    removed += 1
+                } else {
+                    _ = dpc.state.compareExchange(expected: KDpc.State.removedButLinked.rawValue, desired: KDpc.State.idle.rawValue,
+                                                  ordering: .acquiringAndReleasing)
+                }
+                unmanaged.release()
+            } else {
+                kept.append(node)
+            }
+            node = next
+        }
+        for bits in kept.reversed() { push(bits) }  // back in the order they were queued
+        return removed
     }
 
     var hasQueuedDpcs: Bool { dpcHead.load(ordering: .acquiring) != 0 }

@@ -446,6 +446,12 @@ final class PortPin: PortWaveRTStream, @unchecked Sendable {
                 leaks.append("\(armed) timer(s) of the stream still set after it closed")
                 verifier.report(.leakedTimer, ddi: "KeCancelTimer / ExDeleteTimer", detail: leaks.last!, stream: id)
             }
+            // A DPC still queued would run for a stream that is gone: take it out, and say so.
+            let queued = port.machine.removeQueuedDpcs(ownedBy: id)
+            if queued > 0 {
+                leaks.append("\(queued) DPC(s) of the stream still queued after it closed")
+                verifier.report(.leakedDpc, ddi: "KeRemoveQueueDpc / KeFlushQueuedDpcs", detail: leaks.last!, stream: id)
+            }
         }
         port.pinClosed(pinID)
         return PinTeardownReport(leaks: leaks, failures: failures)

@@ -141,6 +141,7 @@ public final class WaveRTPort: PortWaveRT, @unchecked Sendable {
     /// Releases the miniport (the adapter's device is being removed; its pins
     /// must be closed first) and reports
     /// what the driver left behind on the machine: pool, interrupt connections,
+    /// timers still set, DPCs still queued (taken out, so they never run),
     /// register mappings. Each is also a verifier finding.
     @discardableResult
     public func close() -> [String] {
@@ -159,6 +160,18 @@ public final class WaveRTPort: PortWaveRT, @unchecked Sendable {
             for (tag, bytes) in machine.pool.outstandingByTag.sorted(by: { $0.key < $1.key }) {
                 leaks.append("pool tag '\(tag)': \(bytes) bytes not freed")
                 machine.verifier.report(.leakedPool, ddi: "ExFreePoolWithTag", detail: leaks.last!, stream: 0)
+            }
+            // The driver's own timers and DPCs (the streams' were checked when their pins closed).
+            var armed = 0
+            machine.timers.forEach { t in if t.ownerStream == 0 && t.isArmed { armed += 1 } }
+            if armed > 0 {
+                leaks.append("\(armed) timer(s) of the driver still set when it unloaded")
+                machine.verifier.report(.leakedTimer, ddi: "KeCancelTimer / ExDeleteTimer", detail: leaks.last!, stream: 0)
+            }
+            let queued = machine.removeQueuedDpcs(ownedBy: nil)
+            if queued > 0 {
+                leaks.append("\(queued) DPC(s) still queued when the driver unloaded")
+                machine.verifier.report(.leakedDpc, ddi: "KeRemoveQueueDpc / KeFlushQueuedDpcs", detail: leaks.last!, stream: 0)
             }
             let mappings = machine.ioSpace.liveMappings
             if mappings > 0 {

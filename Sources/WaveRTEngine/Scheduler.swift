@@ -101,11 +101,13 @@ public final class Scheduler: TimedWork, @unchecked Sendable {
         return earliest
     }
 
-    /// One pass at `now`: services each item that is due, in order.
+    /// One pass at `now`: services each item that is due, in order. An item
+    /// that is due "now" reports the timebase's present, which on a real clock
+    /// is already later than `now`: due means at or before the present.
     public func service(now: UInt64) {
         passGuard.enter()
         items.forEach { item in
-            if let d = item.work.nextDeadline(), d <= now { item.work.service(now: now) }
+            if let d = item.work.nextDeadline(), d <= now || d <= timebase.now { item.work.service(now: now) }
         }
         passes.add(1, ordering: .relaxed)
         passGuard.exit()

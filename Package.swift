@@ -70,5 +70,8 @@ let package = Package(
                                    "WaveRTDMA", "WaveRTMemory", "WaveRTTestSupport"]),
         .testTarget(name: "WaveRTKernelTests",
                     dependencies: ["WaveRTKernel", "WaveRTHardware", "WaveRTEngine", "WaveRTMemory", "WaveRTTestSupport"]),
+        .testTarget(name: "WaveRTTimingTests",
+                    dependencies: ["WaveRTTiming", "WaveRTExamples", "WaveRTClient", "WaveRTPort", "WaveRTKernel", "WaveRTEngine",
+                                   "WaveRTDMA", "WaveRTMemory", "WaveRTTestSupport"]),
     ]
 )

@@ -65,7 +65,9 @@ struct TimingCommand: ParsableCommand {
                                          name: plan.example.name, progress: progress.update)
         } catch {
             progress.clear()
-            FileHandle.standardError.write(Data("wavert: \(error.description)\n".utf8))
+            var message = "wavert: \(error.description)\n"
+            if error.description.contains("refused a stream") { message += "wavert: \(plan.example.name) plays \(plan.example.formats)\n" }
+            FileHandle.standardError.write(Data(message.utf8))
             throw ExitCode(2)
         }
         progress.clear()
@@ -127,7 +129,10 @@ struct TimingCommand: ParsableCommand {
         }
         setup.faithfulFaults = faithfulFaults
         if coarsePosition {
-            guard ex.hardware == .sg else { throw ValidationError("--coarse-position is for the sg device (examples simple, sysvad, buggy-*); \(ex.name) drives \(ex.hardware.rawValue)") }
+            guard ex.hardware == .sg else {
+                let sg = ExampleMiniport.all.filter { $0.hardware == .sg }.map(\.name).joined(separator: ", ")
+                throw ValidationError("--coarse-position is for the sg device (examples \(sg)); \(ex.name) drives \(ex.hardware.rawValue)")
+            }
             setup.coarsePosition = true
         }
         setup.timerResolution = resolution

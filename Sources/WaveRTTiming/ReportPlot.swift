@@ -116,18 +116,18 @@ extension TimingReport {
     }
 
     private func drawLatencyPanel(_ svg: inout SVG, x: Double, y: Double, width: Double, height: Double) {
-        let engine = series.latency, baseline = series.baseline
+        let notified = series.latency, baseline = series.baseline
         svg.text(x, y - 12, "Notification latency (after the packet boundary), share of notifications"
             + (baseline.isEmpty ? "" : ", beside this machine's timer baseline"), size: 13, weight: "bold")
         svg.rect(x, y, width, height, fill: "#fafafa", stroke: "#999")
-        guard !(engine + baseline).isEmpty else {
+        guard !(notified + baseline).isEmpty else {
             svg.text(x + width / 2, y + height / 2, "no notifications in this run", anchor: "middle", fill: "#555")
             return
         }
         // Logarithmic bins, five per decade from 1 µs to the decade above the largest
         // value (at least 1 ms), so the bulk and the outliers both show; below 1 µs
         // (the virtual clock's exact 0) is the first bin.
-        let largest = (engine + baseline).map(\.value).max() ?? 0
+        let largest = (notified + baseline).map(\.value).max() ?? 0
         var decades = 3
         while decades < 7, pow10(decades) < largest { decades += 1 }
         let perDecade = 5
@@ -144,7 +144,7 @@ extension TimingReport {
             for b in bins { h[bin(b.value)] += b.count / total }
             return h
         }
-        let e = shares(engine), bl = baseline.isEmpty ? [] : shares(baseline)
+        let e = shares(notified), bl = baseline.isEmpty ? [] : shares(baseline)
         let peak = max(e.max() ?? 0, bl.max() ?? 0, 1e-9)
         let slot = width / Double(binCount)
         let barWidth = bl.isEmpty ? slot * 0.8 : slot * 0.4

@@ -70,8 +70,8 @@ final class ScenarioDriver {
             state = .pause
         }
         probe.stop()
-        drain()
         let report = session.finish()
+        drain()  // after the client's thread has stopped: nothing reaches the rings any more
         return (end, report)
     }
 

@@ -226,13 +226,13 @@ public struct PacketFigures: Sendable, Codable, Hashable {
     public var resetsOnStop: Bool?
 }
 
-/// This machine's own timer wake-up latency, measured before the run with the engine's thread settings.
+/// This machine's own timer wake-up latency, measured before the run with the client thread's settings.
 public struct BaselineFigures: Sendable, Codable, Hashable {
     public var periodMicroseconds: Double
     public var durationSeconds: Double
     public var wakeups: Int
     public var latencyMicroseconds: LatencyFigures
-    /// Whether SCHED_FIFO was granted to the engine thread (its priority) and the timer slack lowered.
+    /// Whether SCHED_FIFO was granted to a thread with those settings (its priority) and the timer slack lowered.
     public var fifoPriority: Int?
     public var timerSlackLowered: Bool
 }

@@ -23,6 +23,7 @@ let package = Package(
     name: "WaveRT",
     platforms: [.macOS(.v15)],
     products: [
+        .executable(name: "wavert", targets: ["WaveRTCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -51,6 +52,14 @@ let package = Package(
         .target(name: "WaveRTClient",
                 dependencies: ["WaveRTPort", "WaveRTKernel", "WaveRTHardware", "WaveRTEngine", "WaveRTDMA", "WaveRTMemory", "CSndfile", "CWaveRTShim"]),
         .target(name: "WaveRTExamples", dependencies: ["WaveRTPort", "WaveRTKernel", "WaveRTEngine", "WaveRTMemory"], path: "examples"),
+        .target(name: "WaveRTTiming",
+                dependencies: ["WaveRTClient", "WaveRTPort", "WaveRTKernel", "WaveRTEngine", "WaveRTMemory",
+                               .product(name: "Histogram", package: "hdrhistogram-swift")]),
+        // Only `wavert timing` on this branch: play and examples come with WaveRTRunner and WaveRTALSA.
+        .executableTarget(name: "WaveRTCLI",
+                          dependencies: ["WaveRTTiming", "WaveRTExamples", "WaveRTClient", "WaveRTPort", "WaveRTKernel", "WaveRTEngine",
+                                         "WaveRTDMA", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          exclude: ["PlayCommand.swift", "ExamplesCommand.swift"]),
 
         // Shared by the test targets (never the umbrella).
         .target(name: "WaveRTTestSupport", dependencies: ["WaveRTEngine"], path: "Tests/WaveRTTestSupport"),
@@ -69,5 +78,8 @@ let package = Package(
                                    "WaveRTDMA", "WaveRTMemory", "WaveRTTestSupport"]),
         .testTarget(name: "WaveRTKernelTests",
                     dependencies: ["WaveRTKernel", "WaveRTHardware", "WaveRTEngine", "WaveRTMemory", "WaveRTTestSupport"]),
+        .testTarget(name: "WaveRTTimingTests",
+                    dependencies: ["WaveRTTiming", "WaveRTExamples", "WaveRTClient", "WaveRTPort", "WaveRTKernel", "WaveRTEngine",
+                                   "WaveRTDMA", "WaveRTMemory", "WaveRTTestSupport"]),
     ]
 )

@@ -1,104 +1,158 @@
 import ArgumentParser
 import Foundation
-import WaveRT
-// The layers used here, imported directly (not only through the umbrella) so an
-// incremental build recompiles this file when one of them changes.
-import WaveRTALSA
+import WaveRTClient
 import WaveRTDMA
 import WaveRTEngine
 import WaveRTExamples
+import WaveRTKernel
 import WaveRTPort
 import WaveRTTiming
 
-/// `wavert timing`: runs the timing suite against an example miniport, prints
-/// the verdict, optionally writes the JSON report and the SVG plot, and exits
-/// non-zero when a check fails.
+/// `wavert timing`: runs the timing suite on an example miniport, prints the
+/// verdict, optionally writes the JSON report and the SVG plot, and exits
+/// non-zero when a check fails. The flags are a contract: scripts call them.
 struct TimingCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "timing",
-        abstract: "Run the timing suite on an example miniport.",
+        abstract: "Measure an example miniport's timing the way Windows' position tests do.",
         discussion: """
-            Measures what Windows' position tests measure (sample-rate error by least squares, bias, jitter, \
-            monotonicity and wrap-around, STOP/PAUSE/RUN behaviour, notifications, packet counter, glitches) and \
-            judges it against the Windows limits and this project's stricter figures. The default scenario runs, \
-            pauses for 100 ms, resumes, stops for 100 ms and restarts. On the virtual clock the run is exact and \
-            fast (a day of stream time takes seconds); on the system clock the machine's own timer latency is \
-            measured first and the engine's is reported beside it.
+            Reads the position from the client's side (KSPROPERTY_AUDIO_POSITION and the mapped position register) \
+            every 2.618 ms with the time of each read, and the position at each notification the client receives, \
+            then judges sample-rate error (least squares), bias, jitter, granularity, wrap-around, STOP/PAUSE/RUN, \
+            one notification per packet and its latency, the packet counter, glitches, DMA faults and the verifier \
+            against the Windows limits and this project's stricter figures. The default scenario runs, pauses for \
+            100 ms, resumes, stops for 100 ms and restarts. On the virtual clock the run is exact and fast; on the \
+            system clock this machine's timer latency is measured first and notification latency judged beside it. \
+            Exit status: 0 every check passed, 1 a check failed, 2 the run could not be made.
             """)
 
-    @Option(help: "The example miniport (see `wavert examples`).")
-    var example: String = "simple"
-
-    @Option(help: "The timebase: virtual (exact, fast) or system (CLOCK_MONOTONIC, real time).")
-    var clock: String = "virtual"
-
-    @Option(help: "Stream time to run, in seconds.")
-    var duration: Double = 2
-
-    @Option(help: "A DMA controller preset or a JSON profile path (default: the example's).")
-    var dma: String?
-
-    @Option(help: "Where the position is read: automatic (the register when there is one), register or getPosition.")
-    var position: String = "automatic"
-
-    @Option(help: "Write the JSON report here.")
-    var report: String?
-
-    @Option(help: "Write the SVG plot here.")
-    var plot: String?
-
-    @Flag(help: "Let the DMA controller do what silicon would with a bad program instead of refusing it.")
+    @Option(help: "Example miniport (see 'wavert examples').") var example = "hda"
+    @Option(help: "RATE:BITS:CHANNELS, BITS 16, 24, 32 or 32f (default: the example's).") var format: String?
+    @Option(name: .customLong("buffer-ms"), help: "Cyclic buffer length in milliseconds (default: the example's).") var bufferMs: Int?
+    @Option(name: .customLong("buffer-frames"), help: "Cyclic buffer length in frames (instead of --buffer-ms).") var bufferFrames: Int?
+    @Option(help: "Notifications per buffer: 1 or 2 (0: no notifications, a timer-driven client).") var notifications: Int?
+    @Option(help: "DMA controller preset or profile file (overrides the example's).") var dma: String?
+    @Flag(name: .customLong("faithful-faults"), help: "Let the DMA do what silicon would instead of refusing bad programs.")
     var faithfulFaults = false
-
-    @Flag(help: "Judge against the Windows limits only (exit 0 when they pass).")
+    @Flag(name: .customLong("coarse-position"), help: "An sg device whose position register moves only at IOC (cheap hardware).")
+    var coarsePosition = false
+    @Option(name: .customLong("timer-resolution"), help: "The system timer: default (15.625 ms, 1 ms while a high-resolution timer is set) or high.")
+    var timerResolution = "default"
+    @Option(help: "virtual (exact, fast, deterministic) or system (CLOCK_MONOTONIC, real time).") var clock = "virtual"
+    @Option(help: "Seconds of stream time.") var duration: Double = 2
+    @Option(help: "Write the JSON report here.") var report: String?
+    @Option(help: "Write the SVG plot here.") var plot: String?
+    @Flag(name: .customLong("windows-only"), help: "Exit 0 when the Windows limits pass, whatever the stricter figures say.")
     var windowsOnly = false
 
+    /// What the flags ask for, checked.
+    struct Plan {
+        var example: ExampleMiniport
+        var setup: StreamSetup
+        var scenario: TimingScenario
+    }
+
+    /// Runs before run(), so a mistake is reported with this subcommand's usage.
+    func validate() throws { _ = try plan() }
+
     func run() throws {
-        guard let example = ExampleMiniport.named(example) else {
-            throw ValidationError("no example named '\(example)' (try: \(ExampleMiniport.all.map(\.name).joined(separator: ", ")))")
-        }
-        guard let clock = TimingScenario.Clock(rawValue: clock) else { throw ValidationError("--clock is virtual or system") }
-        guard let source = TimingScenario.PositionSource(rawValue: position) else {
-            throw ValidationError("--position is automatic, register or getPosition")
-        }
-        guard duration > 0, duration <= 10 * 365 * 86_400 else { throw ValidationError("--duration must be a positive number of seconds") }
-        let profile: DMAProfile
-        do { profile = try dma.map { name throws(DMAProfileError) in try DMAProfile.named(name) } ?? example.profile } catch {
-            throw ValidationError(error.description)
-        }
-        var scenario = TimingScenario(format: example.format, bufferMilliseconds: example.bufferMilliseconds,
-                                      notificationCount: example.notificationCount, clientMode: example.clientMode,
-                                      steps: TimingScenario.standardSteps(seconds: duration), clock: clock, positionSource: source)
-
-        scenario.faithfulFaults = faithfulFaults
-
-        let terminal = isatty(1) == 1
+        let plan = try plan()
+        let terminal = isatty(STDOUT_FILENO) == 1
         let progress = ProgressLine(enabled: terminal)
         let result: TimingReport
         do {
-            result = try TimingSuite.run(miniport: example.make, profile: profile, scenario: scenario, name: example.name,
-                                         progress: progress.update)
+            result = try TimingSuite.run(miniport: plan.example.make, setup: plan.setup, scenario: plan.scenario,
+                                         name: plan.example.name, progress: progress.update)
         } catch {
             progress.clear()
-            throw TimingRunError(description: error.description)
+            var message = "wavert: \(error.description)\n"
+            if error.description.contains("refused a stream") { message += "wavert: \(plan.example.name) plays \(plan.example.formats)\n" }
+            FileHandle.standardError.write(Data(message.utf8))
+            throw ExitCode(2)
         }
         progress.clear()
         print(result.table(terminal: terminal), terminator: "")
-        if let path = report {
-            try result.jsonData().write(to: URL(fileURLWithPath: path))
-            if !terminal { print("report: \(path)") }
-        }
-        if let path = plot {
-            try Data(result.svg.utf8).write(to: URL(fileURLWithPath: path))
-            if !terminal { print("plot: \(path)") }
+        do {
+            if let path = report {
+                try result.jsonData().write(to: URL(fileURLWithPath: path))
+                if !terminal { print("report: \(path)") }
+            }
+            if let path = plot {
+                try Data(result.svg.utf8).write(to: URL(fileURLWithPath: path))
+                if !terminal { print("plot: \(path)") }
+            }
+        } catch {
+            FileHandle.standardError.write(Data("wavert: cannot write the report: \(error.localizedDescription)\n".utf8))
+            throw ExitCode(2)
         }
         if !result.passes(windowsOnly ? .windows : .strict) { throw ExitCode(1) }
     }
-}
 
-/// A run that could not be made (not a failed check): printed without the usage text, exit status 1.
-struct TimingRunError: Error, CustomStringConvertible {
-    var description: String
+    /// Every flag checked, each error naming the flag and what it accepts.
+    private func plan() throws -> Plan {
+        guard let ex = ExampleMiniport.named(example) else {
+            throw ValidationError("no example named '\(example)'; try: \(ExampleMiniport.all.map(\.name).joined(separator: ", "))")
+        }
+        guard let clock = TimingScenario.Clock(rawValue: clock) else { throw ValidationError("--clock must be virtual or system; got '\(clock)'") }
+        guard let resolution = Machine.TimerResolution(rawValue: timerResolution) else {
+            throw ValidationError("--timer-resolution must be default or high; got '\(timerResolution)'")
+        }
+        if let n = notifications, !(0...2).contains(n) { throw ValidationError("--notifications must be 0, 1 or 2; got \(n)") }
+        if bufferMs != nil && bufferFrames != nil { throw ValidationError("give --buffer-ms or --buffer-frames, not both") }
+        if let ms = bufferMs, ms <= 0 { throw ValidationError("--buffer-ms must be positive; got \(ms)") }
+        if let f = bufferFrames, f <= 0 { throw ValidationError("--buffer-frames must be positive; got \(f)") }
+        guard duration > 0, duration.isFinite, duration <= 10 * 365 * 86_400 else {
+            throw ValidationError("--duration must be a positive number of seconds (at most ten years); got \(duration)")
+        }
+        let streamFormat = try format.map(Self.parseFormat) ?? ex.format
+        let count = notifications ?? ex.notificationCount
+        let frames = bufferFrames
+            ?? StreamSetup.frames(milliseconds: Double(bufferMs ?? ex.bufferMilliseconds), rate: streamFormat.sampleRate, notificationCount: count)
+        if count > 0 && frames % count != 0 {
+            throw ValidationError("--buffer-frames \(frames) is not a whole number of packets for \(count) notifications")
+        }
+        var setup = StreamSetup(hardware: ex.hardware, format: streamFormat, bufferFrames: frames, notificationCount: count,
+                                mode: count == 0 ? .timer(periodNanoseconds: 0) : ex.packetMode ? .packet : .event)
+        if count == 0 {
+            // No notifications: the client polls twice a buffer, as the audio engine's timer mode does.
+            let period = UInt64(frames) * 1_000_000_000 / UInt64(streamFormat.sampleRate) / 2
+            setup.mode = .timer(periodNanoseconds: max(1_000_000, period))
+        }
+        do {
+            if let dma {
+                setup.dmaProfile = try DMAProfile.named(dma)
+            } else if let name = ex.profileName {
+                setup.dmaProfile = DMAProfile.preset(named: name)
+            }
+        } catch {
+            throw ValidationError("--dma: \(error)")
+        }
+        setup.faithfulFaults = faithfulFaults
+        if coarsePosition {
+            guard ex.hardware == .sg else {
+                let sg = ExampleMiniport.all.filter { $0.hardware == .sg }.map(\.name).joined(separator: ", ")
+                throw ValidationError("--coarse-position is for the sg device (examples \(sg)); \(ex.name) drives \(ex.hardware.rawValue)")
+            }
+            setup.coarsePosition = true
+        }
+        setup.timerResolution = resolution
+        let scenario = TimingScenario(steps: TimingScenario.standardSteps(seconds: duration), clock: clock)
+        return Plan(example: ex, setup: setup, scenario: scenario)
+    }
+
+    static func parseFormat(_ text: String) throws -> StreamFormat {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 3, let rate = Int(parts[0]), let channels = Int(parts[2]) else {
+            throw ValidationError("--format RATE:BITS:CHANNELS, e.g. 48000:16:2; got '\(text)'")
+        }
+        let float = parts[1].hasSuffix("f")
+        guard let bits = Int(parts[1].dropLast(float ? 1 : 0)) else {
+            throw ValidationError("bad BITS in --format '\(text)'; use 16, 24, 32 or 32f")
+        }
+        do { return try StreamFormat(sampleRate: rate, bitsPerSample: bits, channels: channels, float: float) } catch {
+            throw ValidationError("--format '\(text)': \(error)")
+        }
+    }
 }
 
 /// One self-overwriting line on a terminal, for runs that last more than a

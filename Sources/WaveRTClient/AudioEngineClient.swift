@@ -45,7 +45,14 @@ public enum ClientMode: Sendable, Hashable, Codable {
 /// after 1.5 packets; the client then services the buffer from the position
 /// anyway and counts the timeout. Each wake first brings the emulated DMA up
 /// to the present (``Machine/synchronizeDevices()``), so the client never
-/// writes over a byte the hardware would already have fetched.
+/// writes over a byte the hardware would already have fetched. An
+/// ``observer`` sees each wake as the client does (the timing suite's probe).
+///
+/// **State**: ``start(scheduler:)``, ``pause()``, ``resume()`` and ``stop()``
+/// ask for the KSSTATE changes through the port, as the engine does, and time
+/// each request (``lastRunRequest``, ``lastPauseRequest``); knowing when the
+/// stream runs, the client counts the laps a late wake missed from the time
+/// since its last read.
 public final class AudioEngineClient: TimedWork, @unchecked Sendable {
     public let port: WaveRTPort
     public let pin: KSPin
@@ -59,7 +66,10 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
     let source: (any SampleSource)?
     let recorder: (any AudioSink)?
     let event: (handle: UInt64, event: KEvent)?
-    /// The position register the port mapped for the client (nil: it reads KSPROPERTY_AUDIO_POSITION).
+    /// The position register the client mapped (KSPROPERTY_RTAUDIO_POSITIONREGISTER),
+    /// nil when the stream has none and the client reads KSPROPERTY_AUDIO_POSITION.
+    /// A pin maps it once in its lifetime, so an instrument on the client's side
+    /// (a timing probe) reads this same mapping.
     public let positionRegister: MappedRegister?
     let fifoBytes: UInt64
     private let timebase: any Timebase
@@ -70,7 +80,8 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
         var watermark: UInt64 = 0         // bytes written (read) since the stream started
         var deviceLinear: UInt64 = 0      // the device position, unwrapped
         var lastOffset: UInt64 = 0
-        var lastPositionTime: UInt64 = 0
+        var lastRead: (time: UInt64, epoch: UInt64)?  // when the position was last read, in which RUN
+        var packetsSignalled: UInt64 = 0  // notifications since the start: packets the DMA has at least fetched
         var nextPacket: UInt64 = 0
         var sourceEnd: UInt64 = .max
         var eosSent = false
@@ -85,7 +96,8 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
     private var watermark: UInt64 { get { state.pointee.watermark } set { state.pointee.watermark = newValue } }
     private var deviceLinear: UInt64 { get { state.pointee.deviceLinear } set { state.pointee.deviceLinear = newValue } }
     private var lastOffset: UInt64 { get { state.pointee.lastOffset } set { state.pointee.lastOffset = newValue } }
-    private var lastPositionTime: UInt64 { get { state.pointee.lastPositionTime } set { state.pointee.lastPositionTime = newValue } }
+    private var lastRead: (time: UInt64, epoch: UInt64)? { get { state.pointee.lastRead } set { state.pointee.lastRead = newValue } }
+    private var packetsSignalled: UInt64 { get { state.pointee.packetsSignalled } set { state.pointee.packetsSignalled = newValue } }
     private var nextPacket: UInt64 { get { state.pointee.nextPacket } set { state.pointee.nextPacket = newValue } }
     private var sourceEnd: UInt64 { get { state.pointee.sourceEnd } set { state.pointee.sourceEnd = newValue } }
     private var eosSent: Bool { get { state.pointee.eosSent } set { state.pointee.eosSent = newValue } }
@@ -102,6 +114,17 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
     private let playedPosition = Atomic<UInt64>(0)
     private var thread: RealTimeThread?
     private var scheduler: Scheduler?
+    private var started = false
+    private var runRequest: ClosedRange<UInt64>?
+    private var pauseRequest: ClosedRange<UInt64>?
+    /// Bumped by every RUN and every PAUSE the client asks for; odd while the stream runs.
+    private let runEpoch = Atomic<UInt64>(0)
+    /// When the current RUN was asked for (the device moved from where it was from then on).
+    private let runStart = Atomic<UInt64>(0)
+
+    /// Told of each wake as the client sees it (see ``AudioEngineClientObserver``).
+    /// Set before ``start(scheduler:)``; not changed while the client runs.
+    public var observer: (any AudioEngineClientObserver)?
 
     /// Opens the stream's buffer the way the audio engine does.
     /// - Parameters:
@@ -178,6 +201,11 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
     /// The device position (render: the byte at the DAC; capture: the record
     /// position) in bytes since the start, as the client last read it.
     public var devicePositionBytes: UInt64 { playedPosition.load(ordering: .acquiring) }
+    /// The timebase times just before and just after the client's last
+    /// KSPROPERTY_CONNECTION_STATE request for RUN (the device started inside it),
+    /// and for PAUSE (the position froze inside it).
+    public var lastRunRequest: ClosedRange<UInt64>? { runRequest }
+    public var lastPauseRequest: ClosedRange<UInt64>? { pauseRequest }
     /// Where the source ended (bytes since the start), once it has.
     public var endOfDataPosition: UInt64? {
         let e = endOfData.load(ordering: .acquiring)
@@ -197,28 +225,73 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
         deviceLinear = 0
         playedPosition.store(0, ordering: .releasing)
         lastOffset = 0
+        lastRead = nil
+        packetsSignalled = 0
         nextPacket = 0
         eosSent = false
+        // A restart after STOP: positions begin again at 0, and so does the monitor's reckoning.
+        if started { monitor?.reset() }
+        started = true
         if !capture { preroll() }
-        let status = pin.setState(.run)
-        guard status.isSuccess else { throw .state(.run, status) }
         running.store(true, ordering: .releasing)
         lastService = timebase.now
-        lastPositionTime = lastService
         scheduleNext(after: lastService)
-        switch timebase.hostClock {
-        case .virtual(let clock):
-            clock.attach(self)
-        case .monotonic:
-            let t = RealTimeThread(configuration: .init(fifoPriority: 65, name: "wavert-client")) { [unowned self] t in self.run(on: t) }
-            thread = t
+        if case .monotonic = timebase.hostClock {
+            // The thread first: its start-up must not eat into the pre-rolled buffer once the device runs.
+            thread = RealTimeThread(configuration: .init(fifoPriority: 65, name: "wavert-client")) { [unowned self] t in self.run(on: t) }
         }
+        let before = timebase.now
+        let status = pin.setState(.run)
+        runRequest = before...max(before, timebase.now)
+        runStart.store(before, ordering: .releasing)
+        runEpoch.add(1, ordering: .releasing)
+        guard status.isSuccess else {
+            runEpoch.add(1, ordering: .releasing)
+            running.store(false, ordering: .releasing)
+            if let thread {
+                thread.requestStop()
+                if let event { _ = keSetEvent(event.event) }
+                thread.join()
+                self.thread = nil
+            }
+            throw .state(.run, status)
+        }
+        if case .virtual(let clock) = timebase.hostClock { clock.attach(self) }
+    }
+
+    /// KSSTATE_PAUSE from RUN, as the audio engine pauses its stream: the
+    /// position freezes and the client keeps its place (it keeps waking, and
+    /// finds nothing to do).
+    @discardableResult
+    public func pause() -> NTStatus {
+        guard runEpoch.load(ordering: .acquiring) & 1 == 1 else { return .success }
+        runEpoch.add(1, ordering: .releasing)  // before: a read while the position freezes must not count time as movement
+        let before = timebase.now
+        let status = pin.setState(.pause)
+        pauseRequest = before...max(before, timebase.now)
+        if !status.isSuccess { runEpoch.add(1, ordering: .releasing) }
+        return status
+    }
+
+    /// KSSTATE_RUN from PAUSE: the position moves on from where it froze.
+    @discardableResult
+    public func resume() -> NTStatus {
+        guard running.load(ordering: .acquiring), runEpoch.load(ordering: .acquiring) & 1 == 0 else { return .success }
+        let before = timebase.now
+        let status = pin.setState(.run)
+        runRequest = before...max(before, timebase.now)
+        if status.isSuccess {
+            runStart.store(before, ordering: .releasing)
+            runEpoch.add(1, ordering: .releasing)
+        }
+        return status
     }
 
     /// Stops waking, steps the stream down to STOP through the port, and lets
     /// the monitor judge what remains.
     @discardableResult
     public func stop() -> NTStatus {
+        if runEpoch.load(ordering: .acquiring) & 1 == 1 { runEpoch.add(1, ordering: .releasing) }
         guard running.exchange(false, ordering: .acquiringAndReleasing) else { return .success }
         if let thread {
             thread.requestStop()
@@ -257,16 +330,17 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
     private func run(on thread: RealTimeThread) {
         port.machine.withCurrent {
             while !thread.shouldStop {
+                var signalled = false
                 if waitsOnEvent, let event {
                     let timeout = max(1, Int64(packetDurationNanoseconds * 3 / 2 / 100))
                     let waited = keWaitForSingleObject(event.event, timeout: -timeout)
                     if thread.shouldStop { break }
-                    if waited == .timeout { timeouts.add(1, ordering: .relaxed) }
+                    if waited == .timeout { timeouts.add(1, ordering: .relaxed) } else { signalled = true }
                 } else {
                     _ = wrt_sleep_until_monotonic_ns(timebase.hostTime(for: nextWake))
                     if thread.shouldStop { break }
                 }
-                step(now: timebase.now)
+                step(now: timebase.now, signalled: signalled)
             }
         }
     }
@@ -282,10 +356,15 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
 
     public func service(now hostNow: UInt64) {
         guard running.load(ordering: .acquiring) else { return }
-        if waitsOnEvent, let event, keWaitForSingleObject(event.event, timeout: 0) != .success {
-            timeouts.add(1, ordering: .relaxed)  // woken by the timeout, not the event
+        var signalled = false
+        if waitsOnEvent, let event {
+            if keWaitForSingleObject(event.event, timeout: 0) == .success {
+                signalled = true
+            } else {
+                timeouts.add(1, ordering: .relaxed)  // woken by the timeout, not the event
+            }
         }
-        step(now: timebase.now)
+        step(now: timebase.now, signalled: signalled)
     }
 
     private func scheduleNext(after now: UInt64) {
@@ -297,10 +376,12 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
 
     // MARK: One wake
 
-    /// What the client does at each wake: write (or read) what it can, then
-    /// publish its watermark for the glitch monitor.
-    func step(now: UInt64) {
+    /// What the client does at each wake: tell the observer, write (or read)
+    /// what it can, then publish its watermark for the glitch monitor.
+    func step(now: UInt64, signalled: Bool) {
         wakes.add(1, ordering: .relaxed)
+        if signalled { packetsSignalled += 1 }
+        observer?.clientWoke(self, at: now, signalled: signalled)
         // The emulated DMA catches up first: what the hardware fetched by now is fetched before we write.
         port.machine.synchronizeDevices()
         port.machine.withCurrent {
@@ -321,7 +402,12 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
     }
 
     /// The device position (render: the byte at the DAC; capture: the record
-    /// position), unwrapped into bytes since the start.
+    /// position), unwrapped into bytes since the start. The offset says where
+    /// in the buffer the device is, not how many laps it made since the last
+    /// read: when the client was kept from running for more than half a buffer
+    /// (a busy machine, one notification per buffer), the time the stream ran
+    /// since says how many whole laps to add, so one late wake costs a glitch
+    /// and not every lap after it.
     private func devicePosition() -> UInt64? {
         let size = UInt64(buffer.actualSize)
         let offset: UInt64
@@ -332,14 +418,15 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
             offset = p.playOffset % size
         }
         var delta = (offset &+ size &- lastOffset) % size
-        // An offset cannot say how many whole laps passed: a client that slept
-        // longer than the buffer takes the laps the elapsed time implies at the
-        // nominal rate, so it sees it is behind and catches up, instead of writing
-        // (or reading) behind the device for ever.
         let now = timebase.now
-        let expected = PositionMath.frames(inNanoseconds: now &- lastPositionTime, rate: UInt64(format.sampleRate)) * UInt64(format.blockAlign)
-        if expected > delta + size / 2 { delta += (expected - delta + size / 2) / size * size }
-        lastPositionTime = now
+        let epoch = runEpoch.load(ordering: .acquiring)
+        // Since the last read in this RUN, or since this RUN was asked for (from where the device held).
+        let since = lastRead?.epoch == epoch ? lastRead!.time : runStart.load(ordering: .acquiring)
+        if epoch & 1 == 1, now > since {
+            let expected = PositionMath.frames(inNanoseconds: now - since, rate: UInt64(format.sampleRate)) * UInt64(format.blockAlign)
+            if expected > delta + size / 2 { delta += (expected - delta + size / 2) / size * size }
+        }
+        lastRead = (now, epoch)
         deviceLinear &+= delta
         lastOffset = offset
         playedPosition.store(deviceLinear, ordering: .releasing)
@@ -348,8 +435,12 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
 
     private func writeAvailable() {
         guard let position = devicePosition() else { return }
-        // Up to one buffer past the DAC: never over a byte the device has not fetched.
-        let target = position + UInt64(buffer.actualSize)
+        // Up to one buffer past what the device has surely fetched: the DAC's byte, or the end of
+        // the last packet a notification announced (each one is a packet fetched; KEVENTs that
+        // coalesced only make this count low). Never over a byte the device has not fetched: with
+        // one notification per buffer, the position alone would leave the FIFO's bytes unwritten each lap.
+        let fetched = max(position, packetsSignalled * UInt64(packetBytes))
+        let target = fetched + UInt64(buffer.actualSize)
         guard target > watermark else { return }
         if watermark < position { lateWrites.add(1, ordering: .relaxed) }
         fill(upTo: target - (target - watermark) % UInt64(format.blockAlign))
@@ -457,6 +548,19 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
         }
         monitor?.publish(watermark, at: now)
     }
+}
+
+/// Sees what the client sees when it wakes: an instrument on the audio
+/// engine's side of the stream (the timing suite's probe), never the device.
+///
+/// Called on the client's thread (on a virtual clock, the thread advancing
+/// it), at the start of each wake, before the client touches the buffer: so
+/// it must not block, lock or allocate.
+public protocol AudioEngineClientObserver: AnyObject, Sendable {
+    /// The client woke at `time` on the stream's timebase: `signalled` when
+    /// its wait on the notification event was satisfied (the event had been
+    /// set), false when the wait timed out or a timer-mode period elapsed.
+    func clientWoke(_ client: AudioEngineClient, at time: UInt64, signalled: Bool)
 }
 
 /// Why the client could not open or run its stream.

@@ -21,7 +21,7 @@ import WaveRTMemory
 /// | +0x14 | FORMAT | RW | 19:0 frames per second, 25:20 channels − 1, 28:26 sample format (0 S16, 1 S24 packed, 2 S32, 3 F32) |
 /// | +0x18 | POSITION | RO | byte offset in the buffer of the next frame on the DAC/ADC side |
 /// | +0x1C | LENGTH | RO | bytes in one pass over the table (latched at RUN) |
-/// | +0x20 | FIFOSIZE | RO | bytes the channel fetches ahead of POSITION (valid once FORMAT is written) |
+/// | +0x20 | FIFOSIZE | RO | bytes the channel fetches ahead of POSITION (follows FORMAT) |
 ///
 /// A descriptor is 16 bytes: 64-bit address, 32-bit length, 32-bit flags
 /// (bit 0 IOC). The table is read at RUN 0→1 and checked against the DMA
@@ -267,9 +267,9 @@ public final class GenericBusMaster: RegisterBlock, InterruptSource, TimedWork, 
                 case 0x10: descCount.store(value, ordering: .releasing)
                 default:
                     format.store(value, ordering: .releasing)
-                    // FIFOSIZE follows FORMAT (as HD Audio's FIFOS follows FMT), so a
-                    // driver can report its latency before RUN.
-                    fifo.store(UInt32(streamFormat.map { device.profile.fifoFrames * $0.blockAlign } ?? 0), ordering: .releasing)
+                    // FIFOSIZE follows FORMAT (a driver reads it for KSRTAUDIO_HWLATENCY before RUN);
+                    // while running the new format waits for the next RUN, and so does its FIFO.
+                    if !running, let f = streamFormat { fifo.store(UInt32(device.profile.fifoFrames * f.blockAlign), ordering: .releasing) }
                 }
             case 0x18, 0x1C, 0x20: device.errors.note(.readOnlyWrite, UInt64(offset))
             default: return false

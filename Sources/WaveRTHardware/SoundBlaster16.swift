@@ -305,18 +305,19 @@ public final class SoundBlaster16: RegisterBlock, InterruptSource, TimedWork, IS
         guard direction != 0 else { return }
         let input = direction == 2
         let stream = input ? recording : playback
-        if let current = stream.program, isa.channels[Self.dma16].programGeneration != loadedGeneration {
+        if let current = stream.program, isa.channels[Self.dma16].programGeneration != loadedGeneration.load(ordering: .acquiring) {
             if let program = loadChannel(input: input, blockBytes: current.schedule.period) { stream.load(program) }
         }
         stream.start(at: now)
     }
 
-    private var loadedGeneration: UInt64 = .max
+    /// The 8237 programming the engine last loaded (read by the 8237's register reads, any thread).
+    private let loadedGeneration = Atomic<UInt64>(.max)
 
     /// The 8237 channel's window as a DMA program with an IRQ at each block end.
     private func loadChannel(input: Bool, blockBytes: UInt64) -> DMAStream.Program? {
         let channel = isa.channels[Self.dma16]
-        loadedGeneration = channel.programGeneration
+        loadedGeneration.store(channel.programGeneration, ordering: .releasing)
         if channel.isMasked { errors.note(.channelMasked, UInt64(Self.dma16)) }
         if (input && !channel.isWriteToMemory) || (!input && !channel.isReadFromMemory) {
             errors.note(.channelDirection, UInt64(channel.mode.load(ordering: .relaxed)))
@@ -347,10 +348,17 @@ public final class SoundBlaster16: RegisterBlock, InterruptSource, TimedWork, IS
 
     // MARK: The 8237's view
 
+    /// What the engine has moved through the channel since the 8237 was last
+    /// programmed. Writing the 8237's count sets its current count too, so a
+    /// channel reprogrammed while the engine is stopped reads from its base
+    /// until the engine loads it (a running engine keeps its count: an
+    /// approximation of a reprogram during transfers).
     public func bytesTransferred(channel: Int, at time: UInt64) -> UInt64 {
         guard channel == Self.dma16 else { return 0 }
         let stream = engineDirection.load(ordering: .acquiring) == 2 ? recording : playback
-        return stream.dmaBytes(stream.currentTiming(), at: time)
+        let timing = stream.currentTiming()
+        if !timing.running && isa.channels[Self.dma16].programGeneration != loadedGeneration.load(ordering: .acquiring) { return 0 }
+        return stream.dmaBytes(timing, at: time)
     }
 
     // MARK: TimedWork

@@ -149,7 +149,10 @@ private func registerRead(_ address: UnsafeRawPointer, _ width: AccessWidth, _ d
 @inline(__always)
 private func registerWrite(_ address: UnsafeRawPointer, _ width: AccessWidth, _ value: UInt64, _ ddi: StaticString) {
     let done = Machine.withCurrentBorrowed { machine in
-        machine.ioSpace.withRegister(at: address) { block, offset in block.write(offset: offset, width: width, value: value) }
+        machine.ioSpace.withRegister(at: address) { block, offset in
+            block.write(offset: offset, width: width, value: value)
+            machine.registerWritten()
+        }
     }
     guard let done, done != nil else {
         return Verifier.record(.unmappedRegister, ddi, detail: UInt64(UInt(bitPattern: address)))
@@ -199,7 +202,10 @@ private func portRead(_ port: UnsafeRawPointer?, _ width: AccessWidth) -> UInt64
 
 @inline(__always)
 private func portWrite(_ port: UnsafeRawPointer?, _ width: AccessWidth, _ value: UInt64) {
-    Machine.withCurrentBorrowed { $0.bus.writePort(portNumber(port), width: width, value: value) }
+    Machine.withCurrentBorrowed { machine in
+        machine.bus.writePort(portNumber(port), width: width, value: value)
+        machine.registerWritten()
+    }
 }
 
 /// `READ_PORT_UCHAR(Port)`. Any IRQL.

@@ -121,6 +121,14 @@ public final class Machine: TimedWork, @unchecked Sendable {
         deviceLock.withLock { _ in devices.forEach { box in box.work.service(now: now) } }
     }
 
+    /// A driver wrote a device register. From outside the processor (a
+    /// SetState setting RUN, say) that may have given a device a deadline
+    /// earlier than the one the processor sleeps to: it recomputes it now.
+    @inline(__always)
+    func registerWritten() {
+        if !scheduler.isCurrentThread { scheduler.wake() }
+    }
+
     /// Stops the processor thread. Kernel objects stay as they are.
     public func shutdown() { scheduler.shutdown() }
 

@@ -1,47 +1,84 @@
-/// The notification checks: the count against the exact number the frames
-/// played must produce (one per packet, NotificationCount per buffer), the
-/// intervals between consecutive notifications of a RUN against the packet
-/// duration, and the latency (fired minus due) percentiles.
+/// The notification checks, from the client's side: each wake the
+/// notification event caused, with the position the client read at that
+/// moment. IMiniportWaveRTStreamNotification promises NotificationCount
+/// events per buffer, one as the stream completes each packet (at the
+/// midpoint and end of the buffer): so each notification should find one more
+/// packet fetched than the one before (position + FIFO past a packet
+/// boundary), and find it just after the boundary.
 ///
-/// Fed one record at a time as the rings are drained, so a virtual day (eight
-/// million notifications) keeps only distributions, never the records.
+/// - **Count** against the packets the device's own position says were
+///   completed in each run between STOPs (so a device whose clock is wrong is
+///   the rate check's, not this one's). A DMA fetches in bursts, so a packet
+///   whose boundary lies within a burst of where the position says the fetch
+///   is may not be complete yet: the expected count is a range, exact when
+///   packets are whole bursts.
+/// - **Latency**: how long after its packet boundary each notification came
+///   (position + FIFO − boundary, at the stream's rate; at most the time since
+///   RUN began: a FIFO larger than a packet fills past a boundary at once). A notification that
+///   finds no new packet completed is *spurious* (it came early or twice); a
+///   notification that finds more than one new packet means others were
+///   *missed* (or, on the system clock, coalesced: a KEVENT set twice before
+///   the wait wakes its waiter once).
+/// - **Intervals** between consecutive notifications of a RUN, against the
+///   packet's duration (figures only).
 struct NotificationAnalysis {
-    private(set) var count = 0
-    private(set) var latency = Distribution()
-    private var intervals = Distribution()
-    private var previous: NotificationRecord?
-    private var drift = StreamingFit()
-    private var origin: UInt64?
+    struct Context {
+        var packetBytes: UInt64
+        var fifoBytes: UInt64
+        /// Bytes the fetch may lag position + FIFO: a burst less one byte (0 when packets are whole bursts).
+        var fetchSlackBytes: UInt64
+        var bytesPerSecond: UInt64
+        var notificationCount: Int
+        var timeouts: UInt64
+        /// How late a notification may come before the client can no longer keep the device fed:
+        /// a packet less the FIFO (the client writes a buffer ahead of the position when it wakes).
+        var headroomBytes: UInt64
+    }
 
-    mutating func add(_ r: NotificationRecord) {
-        count += 1
-        let late = Int64(bitPattern: r.actual &- r.ideal)
-        latency.record(late)
-        // Latency against due time: its slope is the notifications' rate error,
-        // robust to a late first or last one (a mean interval is not).
-        let start = origin ?? r.ideal
-        origin = start
-        drift.add(x: Double(r.ideal &- start), y: Double(late))
-        // Consecutive notifications of one RUN (a PAUSE or STOP in between changes the epoch).
-        if let p = previous, p.epoch == r.epoch, r.epoch & 1 == 0, r.sequence == p.sequence + 1 {
-            intervals.record(Int64(bitPattern: r.actual &- p.actual))
+    var figures: NotificationFigures
+    /// Lateness of each notification that completed a packet, in nanoseconds.
+    var latency = Distribution()
+    var intervals = Distribution()
+    /// Runs between STOPs in which notifications were expected.
+    var generations = 0
+
+    init(notified: [PositionAnalysis.Notified], generationEnds: [Int: UInt64], context c: Context) {
+        let P = c.packetBytes
+        var expected = 0, minimum = 0
+        for (_, end) in generationEnds.sorted(by: { $0.key < $1.key }) {
+            let reach = end + c.fifoBytes
+            expected += Int(reach / P)
+            minimum += Int((reach > c.fetchSlackBytes ? reach - c.fetchSlackBytes : 0) / P)
+            generations += 1
         }
-        previous = r
-    }
-
-    /// Runs between STOPs in the timeline (each may end with a notification still due).
-    static func generations(_ timeline: StreamTimeline, end: UInt64) -> Int {
-        timeline.framesPerGeneration(end: end).count
-    }
-
-    func figures(timeline: StreamTimeline, end: UInt64, bufferFrames: UInt64, notificationCount: Int, rate: Int) -> NotificationFigures {
-        let expected = notificationCount == 0 ? 0
-            : timeline.framesPerGeneration(end: end).reduce(0) { $0 + Int($1 * UInt64(notificationCount) / bufferFrames) }
-        var f = NotificationFigures(count: count, expected: expected)
-        guard notificationCount > 0 else { return f }
-        let nominal = Double(bufferFrames) / Double(notificationCount) * 1e9 / Double(rate)
+        var spurious = 0, missed = 0, beyondHeadroom = 0
+        var previous: (generation: Int, packets: UInt64)?
+        var lastArrival: (segment: Int, time: UInt64)?
+        let ordered = notified.enumerated().sorted { ($0.element.arrival, $0.offset) < ($1.element.arrival, $1.offset) }.map(\.element)
+        for n in ordered {
+            let completed = (n.linear + c.fifoBytes) / P
+            let before = previous?.generation == n.generation ? previous!.packets : 0
+            if completed <= before {
+                spurious += 1
+            } else {
+                missed += Int(completed - before - 1)
+                // Since the fetch crossed the boundary, or since RUN began when it crossed it then
+                // (a FIFO larger than a packet primes past a boundary at the first RUN).
+                let late = min(n.linear + c.fifoBytes - completed * P, n.sinceRunStart ?? .max)
+                if late > c.headroomBytes { beyondHeadroom += 1 }
+                latency.record(Int64(late * 1_000_000_000 / c.bytesPerSecond))
+                previous = (n.generation, completed)
+            }
+            if let l = lastArrival, l.segment == n.segment { intervals.record(Int64(bitPattern: n.arrival &- l.time)) }
+            lastArrival = (n.segment, n.arrival)
+        }
+        var f = NotificationFigures(count: notified.count, expected: expected, expectedMinimum: minimum, spurious: spurious,
+                                    missed: missed, timeouts: Int(c.timeouts))
+        f.lateBeyondHeadroom = beyondHeadroom
+        f.headroomMicroseconds = Double(c.headroomBytes) * 1e6 / Double(c.bytesPerSecond)
+        let nominal = Double(P) * 1e9 / Double(c.bytesPerSecond)
         f.intervalNominalMicroseconds = nominal / 1e3
-        f.rateErrorPpm = drift.slope.map { $0 * 1e6 }
+        if expected > 0 { f.rateErrorPpm = (Double(notified.count) / Double(expected) - 1) * 1e6 }
         if let p50 = latency.percentile(50), let p99 = latency.percentile(99) {
             f.latencyMicroseconds = Percentiles(p50: Double(p50) / 1e3, p99: Double(p99) / 1e3, max: Double(latency.maximum) / 1e3)
         }
@@ -51,6 +88,6 @@ struct NotificationAnalysis {
             f.intervalMeanMicroseconds = mean / 1e3
             f.intervalErrorMaxMicroseconds = max(abs(Double(intervals.maximum) - nominal), abs(Double(intervals.minimum) - nominal)) / 1e3
         }
-        return f
+        figures = f
     }
 }

@@ -14,7 +14,7 @@ extension TimingReport {
         var svg = SVG(width: 960, height: 680)
         svg.rect(0, 0, 960, 680, fill: "#ffffff")
         let verdict = pass ? ("PASS", "#1a7f37") : passWindows ? ("FAIL (strict)", "#b35900") : ("FAIL", "#cf222e")
-        svg.text(24, 32, "WaveRT timing: \(miniport ?? "miniport") on the \(clock.rawValue) clock, \(Format.fixed(durationSeconds, 3)) s, \(position.source)",
+        svg.text(24, 32, "WaveRT timing: \(miniport ?? "miniport") on the \(clock.rawValue) clock, \(Format.fixed(durationSeconds, 3)) s, \(positionSources)",
                  size: 16, weight: "bold")
         svg.rect(800, 12, 136, 30, fill: verdict.1, id: "verdict", rx: 6)
         svg.text(868, 33, verdict.0, anchor: "middle", size: 15, weight: "bold", fill: "#ffffff")
@@ -34,10 +34,11 @@ extension TimingReport {
     /// The figures a reader looks for first, in one line.
     private var headline: String {
         var parts: [String] = []
-        if let r = position.rateErrorPpm { parts.append("rate error \(Format.compact(r, 3)) ppm") }
-        if let b = position.biasMicroseconds { parts.append("bias \(Format.compact(b, 1)) µs") }
-        if let j = position.jitterStdMicroseconds { parts.append("jitter std \(Format.compact(j, 1)) µs") }
-        if let step = position.stepFrames { parts.append("step \(Format.compact(step, 2)) frames") }
+        let p = clientPosition
+        if let r = p.rateErrorPpm { parts.append("rate error \(Format.compact(r, 3)) ppm") }
+        if let b = p.biasMicroseconds { parts.append("bias \(Format.compact(b, 1)) µs") }
+        if let j = p.jitterStdMicroseconds { parts.append("jitter std \(Format.compact(j, 1)) µs") }
+        if let step = p.stepFrames { parts.append("step \(Format.compact(step, 2)) frames") }
         parts.append("\(notifications.count)/\(notifications.expected) notifications")
         if let l = notifications.latencyMicroseconds { parts.append("latency p99 \(Format.compact(l.p99, 1)) µs") }
         parts.append("\(glitches) glitches")
@@ -54,7 +55,8 @@ extension TimingReport {
         if windowsFits { span = max(span, s.windowsBandMicroseconds * 1.1) }
         let px = { (t: Double) in x + t / duration * width }
         let py = { (v: Double) in y + height / 2 - v / span * (height / 2) }
-        svg.text(x, y - 12, "Position error: reported minus exact position (µs) against stream time", size: 13, weight: "bold")
+        svg.text(x, y - 12, "Position error (\(clientPosition.source)): reported minus ideal position (µs) against stream time",
+                 size: 13, weight: "bold")
         svg.rect(x, y, width, height, fill: "#fafafa", stroke: "#999")
         svg.group("idle-spans") { g in
             for idle in s.idleSpans {
@@ -114,18 +116,18 @@ extension TimingReport {
     }
 
     private func drawLatencyPanel(_ svg: inout SVG, x: Double, y: Double, width: Double, height: Double) {
-        let engine = series.latency, baseline = series.baseline
-        svg.text(x, y - 12, "Notification latency (fired minus due), share of wake-ups"
+        let notified = series.latency, baseline = series.baseline
+        svg.text(x, y - 12, "Notification latency (after the packet boundary), share of notifications"
             + (baseline.isEmpty ? "" : ", beside this machine's timer baseline"), size: 13, weight: "bold")
         svg.rect(x, y, width, height, fill: "#fafafa", stroke: "#999")
-        guard !(engine + baseline).isEmpty else {
+        guard !(notified + baseline).isEmpty else {
             svg.text(x + width / 2, y + height / 2, "no notifications in this run", anchor: "middle", fill: "#555")
             return
         }
         // Logarithmic bins, five per decade from 1 µs to the decade above the largest
         // value (at least 1 ms), so the bulk and the outliers both show; below 1 µs
         // (the virtual clock's exact 0) is the first bin.
-        let largest = (engine + baseline).map(\.value).max() ?? 0
+        let largest = (notified + baseline).map(\.value).max() ?? 0
         var decades = 3
         while decades < 7, pow10(decades) < largest { decades += 1 }
         let perDecade = 5
@@ -142,7 +144,7 @@ extension TimingReport {
             for b in bins { h[bin(b.value)] += b.count / total }
             return h
         }
-        let e = shares(engine), bl = baseline.isEmpty ? [] : shares(baseline)
+        let e = shares(notified), bl = baseline.isEmpty ? [] : shares(baseline)
         let peak = max(e.max() ?? 0, bl.max() ?? 0, 1e-9)
         let slot = width / Double(binCount)
         let barWidth = bl.isEmpty ? slot * 0.8 : slot * 0.4
@@ -173,12 +175,12 @@ extension TimingReport {
             svg.text(x - 7, pyh(share / 100) + 4, Format.compact(share, 1), anchor: "end", size: 10)
         }
         svg.rect(x + width - 250, y + 8, 12, 12, fill: "#0969da")
-        svg.text(x + width - 232, y + 18, "engine notifications", size: 11)
+        svg.text(x + width - 232, y + 18, "notifications as the client saw them", size: 11)
         if !bl.isEmpty {
             svg.rect(x + width - 250, y + 26, 12, 12, fill: "#8c959f")
-            svg.text(x + width - 232, y + 36, "timer baseline (same thread settings)", size: 11)
+            svg.text(x + width - 232, y + 36, "timer baseline (the client thread's settings)", size: 11)
         } else if clock == .virtual, notifications.latencyMicroseconds?.max == 0 {
-            svg.text(x + width / 2, y + 40, "virtual clock: every notification fired at its exact deadline",
+            svg.text(x + width / 2, y + 40, "virtual clock: every notification came as its packet completed",
                      anchor: "middle", fill: "#1a7f37")
         }
     }

@@ -1,4 +1,12 @@
 extension TimingReport {
+    /// The position the client itself reads: the register when there is one.
+    public var clientPosition: PositionFigures { positionRegister ?? position }
+
+    /// "KSPROPERTY_AUDIO_POSITION and the position register", or the first alone.
+    var positionSources: String {
+        positionRegister == nil ? "KSPROPERTY_AUDIO_POSITION" : "KSPROPERTY_AUDIO_POSITION and the position register"
+    }
+
     /// The verdict as text. `terminal`: an aligned table with coloured marks;
     /// otherwise plain lines, one per check (`PASS rate Sample-rate error: ...`),
     /// for a pipe or a log.

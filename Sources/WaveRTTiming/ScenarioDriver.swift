@@ -1,14 +1,23 @@
 import Glibc
+import WaveRTClient
 import WaveRTEngine
 import WaveRTPort
 
-/// Plays a scenario's steps on a session: each state change through the port
-/// (stepping through the neighbouring states, as the audio engine's requests
-/// do), the client started before leaving STOP and stopped at STOP, the suite's
-/// own record of when each change happened (``StreamTimeline``), and each step
-/// held for its duration: on the virtual clock by advancing it a second at a
-/// time, on the system clock by sleeping. Between slices it drains the probe's
-/// rings on this thread.
+/// Plays a scenario's steps on a session, as the audio engine would ask for
+/// them: each state change a KSPROPERTY_CONNECTION_STATE request the client
+/// makes (started, with its pre-roll, when leaving STOP; paused and resumed;
+/// stopped at STOP), the suite's own record of when each change happened
+/// (``StreamTimeline``), and each step held for its duration: on the virtual
+/// clock by advancing it, at most a second at a time; on the system clock by
+/// sleeping. Between slices it drains the probe's rings on this thread.
+///
+/// The instant a change takes effect is the device's, somewhere inside the
+/// request that made it; the driver therefore steps to PAUSE first, so the
+/// request that starts or freezes the stream is one SetState call, and times
+/// the timeline by it: RUN from the end of the PAUSE→RUN request, PAUSE from
+/// the start of RUN→PAUSE on the virtual clock (where nothing happens between
+/// them but the driver's own register writes); the middle of the request on
+/// the system clock.
 final class ScenarioDriver {
     let session: MiniportSession
     let probe: TimingProbe
@@ -19,8 +28,12 @@ final class ScenarioDriver {
     private let progress: ((TimingSuite.Progress) -> Void)?
     private(set) var timeline: StreamTimeline
     private(set) var state = KSState.stop
-    private(set) var readings: [PositionReading] = []
-    private(set) var notifications = NotificationAnalysis()
+    private var clientRunning = false
+    /// Everything the probe and the driver read, oldest first.
+    private(set) var observations: [PositionObservation] = []
+    private(set) var notifications: [PositionObservation] = []
+    /// DMA fault events of programs a STOP unloaded (the session reports the last program's).
+    private(set) var unloadedFaultEvents: UInt64 = 0
 
     init(session: MiniportSession, probe: TimingProbe, clock: VirtualClock?, timebase: any Timebase, total: UInt64,
          progress: ((TimingSuite.Progress) -> Void)?)
@@ -32,11 +45,12 @@ final class ScenarioDriver {
         self.total = total
         self.progress = progress
         start = timebase.now
-        timeline = StreamTimeline(start: start, rate: session.configuration.format.sampleRate)
+        timeline = StreamTimeline(start: start, rate: session.setup.format.sampleRate)
     }
 
     /// Each step on the scenario's grid (start + the durations so far), so real-time steps do not accumulate lateness.
     func play(_ steps: [TimingScenario.Step]) throws(TimingError) {
+        probe.start(at: start)
         var planned = start
         for step in steps {
             try enter(step.state)
@@ -46,25 +60,27 @@ final class ScenarioDriver {
         drain()
     }
 
-    /// Freezes the position (PAUSE, if still running), takes the session down
-    /// and collects the last records. Returns the end of the measured time.
-    func finish() -> (end: UInt64, teardown: SessionReport) {
+    /// Freezes the position (PAUSE, if still running), stops the probe, takes
+    /// the session down and collects the last records. Returns the end of the
+    /// measured time and the session's report.
+    func finish() -> (end: UInt64, report: SessionReport) {
         var end = timebase.now
         if state == .run {
-            probe.beginTransition()
-            end = timebase.now
-            try? session.stream.pause()
-            probe.endTransition()
-            timeline.enter(.pause, at: end, frozen: clock == nil ? session.hardware?.framesElapsed() : nil)
+            end = (try? leaveRun()) ?? timebase.now
+            state = .pause
         }
-        let teardown = session.finish()
-        drain()
-        return (end, teardown)
+        probe.stop()
+        let report = session.finish()
+        drain()  // after the client's thread has stopped: nothing reaches the rings any more
+        return (end, report)
     }
 
+    /// Records the probe's rings had to drop (full between two drains).
+    var dropped: Int { probe.readings.dropped + probe.notifications.dropped }
+
     private func drain() {
-        probe.readings.drain { readings.append($0) }
-        probe.notifications.drain { notifications.add($0) }
+        probe.readings.drain { observations.append($0) }
+        probe.notifications.drain { notifications.append($0) }
     }
 
     private func hold(until end: UInt64) {
@@ -79,68 +95,86 @@ final class ScenarioDriver {
         }
     }
 
+    /// Each change is one bracket of the probe's epoch and one segment of the timeline.
     private func enter(_ target: KSState) throws(TimingError) {
-        let stream = session.stream
-        if state == .stop, target != .stop {
-            // The audio engine fills the buffer before it leaves STOP.
-            session.client.start()
-            let forward = stream.onNotification
-            let probe = probe
-            stream.onNotification = { note in probe.record(note); forward?(note) }
-        }
-        probe.beginTransition()
-        let before = timebase.now
-        do { try stream.transition(to: target) } catch {
+        guard target != state else { return }
+        switch target {
+        case .run:
+            let (before, after): (UInt64, UInt64)
+            probe.beginTransition()
+            if clientRunning {
+                let status = session.client.resume()
+                guard status.isSuccess else { probe.endTransition(); throw .stateChange("PAUSE -> RUN: \(status)") }
+                let bracket = session.client.lastRunRequest ?? timebase.now...timebase.now
+                (before, after) = (bracket.lowerBound, bracket.upperBound)
+            } else {
+                if state == .stop {
+                    let status = session.pin.setState(.pause)
+                    guard status.isSuccess else { probe.endTransition(); throw .stateChange("STOP -> PAUSE: \(status)") }
+                }
+                // The client pre-rolls a buffer, then asks for RUN itself; it times its own request.
+                do { try session.client.start() } catch {
+                    probe.endTransition()
+                    throw .stateChange(error.description)
+                }
+                let bracket = session.client.lastRunRequest ?? timebase.now...timebase.now
+                (before, after) = (bracket.lowerBound, bracket.upperBound)
+                clientRunning = true
+                probe.reattach()  // after the client again, which a restart attached last
+            }
             probe.endTransition()
-            throw .stateChange(error.description)
+            if clock == nil {
+                timeline.enter(.run, at: before + (after - before) / 2, window: before...after)
+            } else {
+                timeline.enter(.run, at: after)
+            }
+        case .pause:
+            if state == .run {
+                _ = try leaveRun()
+            } else {
+                probe.beginTransition()
+                let status = session.pin.setState(.pause)
+                let now = timebase.now
+                probe.endTransition()
+                guard status.isSuccess else { throw .stateChange("STOP -> PAUSE: \(status)") }
+                timeline.enter(.pause, at: now)
+            }
+        default:
+            if state == .run { _ = try leaveRun() }
+            probe.beginTransition()
+            // A device reset unloads the DMA program and its fault records: count them first.
+            unloadedFaultEvents += session.adapter.dmaFaults.reduce(0) { $0 + $1.events }
+            if clientRunning {
+                session.client.stop()  // PAUSE (already) -> ACQUIRE -> STOP; the glitch monitor judges what is left
+                clientRunning = false
+            } else {
+                session.pin.setState(.stop)
+            }
+            let now = timebase.now
+            probe.endTransition()
+            timeline.enter(.stop, at: now)
         }
-        let after = timebase.now
-        if clock == nil { awaitFreshPass() }
-        probe.endTransition()
-        if target == .stop, state != .stop { session.client.stop() }
-        // RUN begins at the last SetState of the walk up; it ends at the first of the walk down.
-        var time = target == .run ? after : before
-        var frozen: UInt64?
-        if clock == nil, let hardware = session.hardware {
-            // Real time: the instant is only known to within the walk (a wake-up of the
-            // engine thread may land inside it), so anchor on the device's own start and
-            // frozen frames; the position is still computed independently from there.
-            if target == .run { time = Self.runStart(of: hardware, between: before, and: after) }
-            if target == .pause, state == .run { frozen = hardware.framesElapsed() }
-        }
-        timeline.enter(target, at: time, frozen: frozen)
         state = target
     }
 
-    /// The stream time at which `hardware` entered RUN, known to lie in
-    /// [`before`, `after`]: the first instant one more frame has elapsed, less
-    /// one frame's duration (a bisection over the device's exact position).
-    private static func runStart(of hardware: EngineStream, between before: UInt64, and after: UInt64) -> UInt64 {
-        let rate = UInt64(hardware.format.sampleRate)
-        let frame = PositionMath.nanoseconds(untilFrames: 1, rate: rate)
-        let held = hardware.framesElapsed(at: before)
-        var low = before, high = after + frame  // frames(high) > held
-        guard hardware.framesElapsed(at: high) > held else { return after }
-        while low + 1 < high {
-            let mid = low + (high - low) / 2
-            if hardware.framesElapsed(at: mid) > held { high = mid } else { low = mid }
-        }
-        return max(before, high - frame)
-    }
-
-    /// Real time: waits until the engine has made a whole pass that began after
-    /// now, so the position word reflects the new state before readings count
-    /// again (the register is updated once per pass; a pass already under way
-    /// may publish the old state's value after the state changed).
-    private func awaitFreshPass() {
-        let engine = session.engine
-        let seen = engine.passCount
-        let deadline = timebase.now + 200_000_000
-        while engine.passCount < seen + 2, timebase.now < deadline { usleep(50) }
+    /// RUN -> PAUSE, timed, then the position the device froze at, read from both sources.
+    private func leaveRun() throws(TimingError) -> UInt64 {
+        probe.beginTransition()
+        let status = session.client.pause()
+        probe.endTransition()
+        guard status.isSuccess else { throw .stateChange("RUN -> PAUSE: \(status)") }
+        let bracket = session.client.lastPauseRequest ?? timebase.now...timebase.now
+        let time = clock == nil ? bracket.lowerBound + (bracket.upperBound - bracket.lowerBound) / 2 : bracket.lowerBound
+        timeline.enter(.pause, at: time)
+        state = .pause
+        drain()  // what the probe read before the freeze comes first
+        observations.append(probe.read(.audioPosition, kind: .freeze, arrival: nil, withPackets: false))
+        if probe.register != nil { observations.append(probe.read(.register, kind: .freeze, arrival: nil, withPackets: false)) }
+        return time
     }
 
     /// Sleeps until the absolute CLOCK_MONOTONIC time `deadline` (ns).
-    private static func sleep(until deadline: UInt64) {
+    static func sleep(until deadline: UInt64) {
         var ts = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
         while clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nil) == EINTR {}
     }

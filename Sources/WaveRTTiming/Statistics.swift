@@ -75,6 +75,8 @@ struct LinearFit {
     /// Residuals' root mean square and largest magnitude.
     let residualRMS: Double
     let residualMax: Double
+    /// Per group: its points' mean x and y, and how many there are.
+    let groupMeans: [Int: (x: Double, y: Double, n: Double)]
 
     init?(x: [Double], y: [Double], groups: [Int]? = nil) {
         let n = x.count
@@ -85,7 +87,7 @@ struct LinearFit {
             let s = sums[group[i], default: (0, 0, 0)]
             sums[group[i]] = (s.x + x[i], s.y + y[i], s.n + 1)
         }
-        let means = sums.mapValues { (x: $0.x / $0.n, y: $0.y / $0.n) }
+        let means = sums.mapValues { (x: $0.x / $0.n, y: $0.y / $0.n, n: $0.n) }
         var sxx = 0.0, sxy = 0.0
         for i in 0..<n {
             let m = means[group[i]]!
@@ -106,6 +108,12 @@ struct LinearFit {
         meanY = y.reduce(0, +) / Double(n)
         residualRMS = (ss / Double(n)).squareRoot()
         residualMax = worst
+        groupMeans = means
+    }
+
+    /// The fitted line of `group` at `x` (its intercept there).
+    func value(group: Int, at x: Double) -> Double? {
+        groupMeans[group].map { $0.y + slope * (x - $0.x) }
     }
 }
 

@@ -1,10 +1,12 @@
 import WaveRTEngine
+import WaveRTPort
 
 /// The suite's own record of the states it put the stream in, and from it the
 /// position an exact device would report at any instant: frames elapsed in RUN
 /// since the last STOP, floor((t - runStart) × rate / 10⁹) per RUN interval,
-/// frozen in PAUSE, zero after STOP. This is the reference every position
-/// check compares against; it is computed independently of the engine.
+/// frozen in PAUSE, zero after STOP. This is the reference the position
+/// checks compare with; it comes from when the suite asked for each state,
+/// never from the device.
 struct StreamTimeline {
     struct Segment {
         var state: KSState
@@ -15,6 +17,9 @@ struct StreamTimeline {
         var runTime: UInt64
         /// Number of STOPs before the segment (positions restart from 0 at each).
         var generation: Int
+        /// Where the change really took effect, when only known to lie within
+        /// the request that made it (the system clock); nil: exactly at `start`.
+        var window: ClosedRange<UInt64>?
     }
 
     let rate: UInt64
@@ -25,16 +30,14 @@ struct StreamTimeline {
         segments = [Segment(state: .stop, start: start, accumulated: 0, runTime: 0, generation: 0)]
     }
 
-    /// The stream entered `state` at `time`. `frozen`: the frames the device
-    /// holds from here (leaving RUN on the system clock, where the instant is
-    /// only known to within the state change's duration); else computed.
-    mutating func enter(_ state: KSState, at time: UInt64, frozen: UInt64? = nil) {
+    /// The stream entered `state` at `time` (somewhere in `window`, if given).
+    mutating func enter(_ state: KSState, at time: UInt64, window: ClosedRange<UInt64>? = nil) {
         let previous = segments[segments.count - 1]
         var accumulated = previous.accumulated
         var runTime = previous.runTime
         if previous.state == .run {
             let ran = time > previous.start ? time - previous.start : 0
-            accumulated = frozen ?? accumulated + PositionMath.frames(inNanoseconds: ran, rate: rate)
+            accumulated += PositionMath.frames(inNanoseconds: ran, rate: rate)
             runTime += ran
         }
         var generation = previous.generation
@@ -42,7 +45,8 @@ struct StreamTimeline {
             accumulated = 0
             if previous.state != .stop { generation += 1 }
         }
-        segments.append(Segment(state: state, start: time, accumulated: accumulated, runTime: runTime, generation: generation))
+        segments.append(Segment(state: state, start: max(time, previous.start), accumulated: accumulated, runTime: runTime,
+                                generation: generation, window: window))
     }
 
     /// Exact frames elapsed at `time`, which lies in segment `index`.
@@ -59,15 +63,6 @@ struct StreamTimeline {
         return s.runTime + (time - s.start)
     }
 
-    /// Frames elapsed at the end of each run between STOPs (the last one ending at `end`).
-    func framesPerGeneration(end: UInt64) -> [UInt64] {
-        var result: [UInt64] = []
-        for i in segments.indices.dropFirst() where segments[i].state == .stop && segments[i - 1].state != .stop {
-            result.append(frames(at: segments[i].start, segment: i - 1))
-        }
-        if let last = segments.last, last.state != .stop {
-            result.append(frames(at: end, segment: segments.count - 1))
-        }
-        return result
-    }
+    /// The number of runs between STOPs (each restarts the position at 0).
+    var generations: Int { (segments.last?.generation ?? 0) + (segments.last?.state == .stop ? 0 : 1) }
 }

@@ -17,10 +17,11 @@ public struct TimingCheck: Sendable, Codable, Hashable {
     public var windows: Outcome?
     public var strict: Outcome?
 
-    var failed: Bool { windows == .fail || strict == .fail }
+    /// Failed at either level.
+    public var failed: Bool { windows == .fail || strict == .fail }
 
     /// "Jitter std: 288.406 µs (strict <= 10.417 µs) [KS Position Test <= 1 ms]", for a failed check.
-    var failureLine: String {
+    public var failureLine: String {
         var parts: [String] = []
         if windows == .fail, let l = windowsLimit { parts.append("Windows \(l)") }
         if strict == .fail, let l = strictLimit { parts.append("strict \(l)") }
@@ -32,21 +33,37 @@ public struct TimingCheck: Sendable, Codable, Hashable {
 struct CheckList {
     private(set) var checks: [TimingCheck] = []
 
-    /// |value| (or value, when `signed` is false and it cannot be negative) at most each limit.
-    mutating func figure(_ id: String, _ title: String, models: String, value: Double?, unit: String, digits: Int,
-                         windows: Double?, strict: Double?, magnitude: Bool = false, warningOnly: Bool = false)
+    /// |value| (or value, when `magnitude` is false) at most each limit. With
+    /// several labelled values (one per position source), the worst is judged
+    /// and each is shown. A value that could not be measured fails, unless
+    /// `unmeasured` says the run did not exercise the figure.
+    mutating func figure(_ id: String, _ title: String, models: String, values: [(label: String, value: Double?)], unit: String,
+                         digits: Int, windows: Double?, strict: Double?, magnitude: Bool = false, warningOnly: Bool = false,
+                         unmeasured: TimingCheck.Outcome = .fail)
     {
-        let shown = value.map { "\(Format.fixed($0, digits)) \(unit)" } ?? "not measured"
+        let measuredValues = values.compactMap(\.value)
+        let worst: Double? = measuredValues.count < values.count || values.isEmpty ? nil
+            : measuredValues.max { (magnitude ? abs($0) : $0) < (magnitude ? abs($1) : $1) }
+        func show(_ v: Double?) -> String { v.map { "\(Format.fixed($0, digits)) \(unit)" } ?? "not measured" }
+        let shown = values.count == 1 ? show(values[0].value) : values.map { "\($0.label) \(show($0.value))" }.joined(separator: "; ")
         func judge(_ limit: Double?) -> (String?, TimingCheck.Outcome?) {
             guard let limit else { return (nil, nil) }
             let words = (limit == 0 ? "= " : magnitude ? "±" : "<= ") + "\(Format.compact(limit, digits)) \(unit)"
-            guard let value else { return (words, .fail) }
-            let ok = (magnitude ? abs(value) : value) <= limit
+            guard let worst else { return (words, unmeasured) }
+            let ok = (magnitude ? abs(worst) : worst) <= limit
             return (words, ok ? .pass : warningOnly ? .warning : .fail)
         }
         let w = judge(windows), s = judge(strict)
         checks.append(TimingCheck(id: id, title: title, models: models, measured: shown,
                                   windowsLimit: w.0, strictLimit: s.0, windows: w.1, strict: s.1))
+    }
+
+    mutating func figure(_ id: String, _ title: String, models: String, value: Double?, unit: String, digits: Int,
+                         windows: Double?, strict: Double?, magnitude: Bool = false, warningOnly: Bool = false,
+                         unmeasured: TimingCheck.Outcome = .fail)
+    {
+        figure(id, title, models: models, values: [("", value)], unit: unit, digits: digits, windows: windows, strict: strict,
+               magnitude: magnitude, warningOnly: warningOnly, unmeasured: unmeasured)
     }
 
     /// A property that must hold (nil: the scenario did not exercise it).
@@ -59,13 +76,19 @@ struct CheckList {
                                   windows: windows ? outcome : nil, strict: strict ? outcome : nil))
     }
 
-    /// A count within a tolerance of its expected value.
-    mutating func count(_ id: String, _ title: String, models: String, value: Int, expected: Int, tolerance: Int?) {
-        let outcome: TimingCheck.Outcome? = tolerance.map { abs(value - expected) <= $0 ? .pass : .fail }
-        checks.append(TimingCheck(id: id, title: title, models: models, measured: "\(value) (expected \(expected))",
-                                  windowsLimit: nil,
-                                  strictLimit: tolerance.map { $0 == 0 ? "= \(expected)" : "\(expected) ± \($0)" },
-                                  windows: nil, strict: outcome))
+    /// A count within [minimum - tolerance, maximum + tolerance] of each set's tolerance.
+    mutating func count(_ id: String, _ title: String, models: String, value: Int, minimum: Int, maximum: Int,
+                        windows: Int?, strict: Int?, measured: String)
+    {
+        func judge(_ tolerance: Int?) -> (String?, TimingCheck.Outcome?) {
+            guard let tolerance else { return (nil, nil) }
+            let range = minimum == maximum ? "\(maximum)" : "\(minimum) to \(maximum)"
+            let words = tolerance == 0 ? "= \(range)" : "\(range) ± \(tolerance)"
+            return (words, value >= minimum - tolerance && value <= maximum + tolerance ? .pass : .fail)
+        }
+        let w = judge(windows), s = judge(strict)
+        checks.append(TimingCheck(id: id, title: title, models: models, measured: measured,
+                                  windowsLimit: w.0, strictLimit: s.0, windows: w.1, strict: s.1))
     }
 
     /// One line per failed check.

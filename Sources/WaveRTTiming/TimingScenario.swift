@@ -1,12 +1,14 @@
 import WaveRTEngine
 import WaveRTPort
 
-/// What a timing run does: the stream the audio engine opens, how it feeds it,
-/// the KSSTATE changes over time, and which clock the engine runs on.
+/// What a timing run does over time: the KSSTATE changes the audio engine
+/// asks for, how long each lasts, which clock runs the machine, and how often
+/// the position is read. The stream itself (hardware, format, buffer,
+/// notifications, client mode) is a `StreamSetup`.
 ///
-/// The stream starts in KSSTATE_STOP; each ``Step`` moves it to a state (through
-/// the neighbouring states, as the port does) and holds it for a while. Leaving
-/// STOP for RUN refills the buffer first, as the audio engine does.
+/// The stream starts in KSSTATE_STOP; each ``Step`` moves it to a state
+/// (through the neighbouring states, as the port does) and holds it. Leaving
+/// STOP, the client pre-rolls a buffer first, as the audio engine does.
 ///
 /// ```swift
 /// var scenario = TimingScenario(steps: [.run(.seconds(1)), .pause(.milliseconds(100)),
@@ -15,7 +17,7 @@ import WaveRTPort
 /// ```
 public struct TimingScenario: Sendable {
     /// The timebase: ``virtual`` for deterministic, exact, fast runs; ``system``
-    /// for CLOCK_MONOTONIC and the real-time engine thread.
+    /// for CLOCK_MONOTONIC and real-time threads.
     public enum Clock: String, Sendable, Codable, CaseIterable {
         case virtual, system
     }
@@ -41,25 +43,8 @@ public struct TimingScenario: Sendable {
         }
     }
 
-    /// Where the suite reads the position.
-    public enum PositionSource: String, Sendable, Codable {
-        /// The position register when the miniport has one
-        /// (KSPROPERTY_RTAUDIO_POSITIONREGISTER), else GetPosition's PlayOffset: what the audio engine does.
-        case automatic
-        /// `GetPositionRegister` only (the run fails without one).
-        case register
-        /// `IMiniportWaveRTStream::GetPosition` (PlayOffset), as the KS Position Test's KSPROPERTY_AUDIO_POSITION.
-        case getPosition
-    }
-
-    public var format: StreamFormat
-    public var bufferMilliseconds: Int
-    /// Notifications per buffer: 0 (a polling client), 1 or 2.
-    public var notificationCount: Int
-    public var clientMode: AudioEngineClient.Mode
     public var steps: [Step]
     public var clock: Clock
-    public var positionSource: PositionSource
     /// Readings this soon after each entry into RUN are left out of the fit
     /// (the KS Position Test settles for 100 ms before its readings).
     public var settleNanoseconds: UInt64 = 100_000_000
@@ -67,20 +52,10 @@ public struct TimingScenario: Sendable {
     public var samplePeriodNanoseconds: UInt64?
     /// How long the system clock's timer baseline is measured before the run; nil: one second.
     public var baselineNanoseconds: UInt64?
-    /// Whether the DMA controllers do what silicon would with a bad program instead of refusing it.
-    public var faithfulFaults = false
 
-    public init(format: StreamFormat = .cd48k, bufferMilliseconds: Int = 10, notificationCount: Int = 2,
-                clientMode: AudioEngineClient.Mode = .eventDriven, steps: [Step] = TimingScenario.standardSteps(seconds: 2),
-                clock: Clock = .virtual, positionSource: PositionSource = .automatic)
-    {
-        self.format = format
-        self.bufferMilliseconds = bufferMilliseconds
-        self.notificationCount = notificationCount
-        self.clientMode = clientMode
+    public init(steps: [Step] = TimingScenario.standardSteps(seconds: 2), clock: Clock = .virtual) {
         self.steps = steps
         self.clock = clock
-        self.positionSource = positionSource
     }
 
     /// Stream time the scenario lasts, in nanoseconds.
@@ -88,7 +63,7 @@ public struct TimingScenario: Sendable {
 
     /// The steps `wavert timing --duration` runs: mostly RUN, with a 100 ms PAUSE
     /// after the first half and a 100 ms STOP before a short restart, so the
-    /// PAUSE-holds, STOP-gives-zero and restart checks are exercised. Runs
+    /// PAUSE-holds, STOP-reads-zero and restart checks are exercised. Runs
     /// shorter than a second are one RUN.
     public static func standardSteps(seconds: Double) -> [Step] {
         let total = Int64((seconds * 1e9).rounded())
@@ -123,5 +98,5 @@ public struct TimingScenario: Sendable {
         return wholeMilliseconds * 1_000_000 + 618_034
     }
 
-    var samplePeriod: UInt64 { samplePeriodNanoseconds ?? Self.defaultSamplePeriod(forDuration: durationNanoseconds) }
+    var samplePeriod: UInt64 { max(1, samplePeriodNanoseconds ?? Self.defaultSamplePeriod(forDuration: durationNanoseconds)) }
 }

@@ -118,7 +118,8 @@ open class HDAStream: MiniportWaveRTStreamNotification, MiniportWaveRTOutputStre
         }
         let sizes = readRegisterUshort(reg(HDA.SDFIFOS))
         fifoBytes = Int(sizes) + 1
-        tracker = PacketTracker(bufferBytes: size, notificationCount: packets, fetchAheadBytes: capture ? 0 : fifoBytes)
+        tracker = PacketTracker(bufferBytes: size, notificationCount: packets, fetchAheadBytes: capture ? 0 : fifoBytes,
+                                bytesPerSecond: format.bytesPerSecond)
         program()
         return .success(AudioBufferAllocation(mdl: mdl, actualSize: size, offsetFromFirstPage: 0, cacheType: .writeCombined))
     }
@@ -233,8 +234,8 @@ open class HDAStream: MiniportWaveRTStreamNotification, MiniportWaveRTOutputStre
                 keStallExecutionProcessor(10)
                 polls += 1
             }
-            tracker?.setRunning(false)
             tracker?.update(register: UInt64(readRegisterUlong(reg(HDA.SDLPIB))))
+            tracker?.setRunning(false)
             miniport.enableStreamInterrupt(descriptor, false)
         case (.acquire, .stop):
             // Back to position 0: the descriptor is reset and programmed again.

@@ -27,6 +27,14 @@ public final class ISAMiniport: ExampleMiniportDriver, @unchecked Sendable {
     var interrupt: InterruptSync?
     let dpc = KDpc()
     private let active = Atomic<UInt>(0)  // the running stream (unretained), for the DPC
+    /// The 8237's byte-pointer flip-flop is one per controller: each sequence that
+    /// clears it and reads or writes a 16-bit register in two bytes holds this.
+    let flipFlop = KSpinLock()
+
+    override public init() {
+        super.init()
+        keInitializeSpinLock(flipFlop)
+    }
 
     static let smallestBuffer = 4096
     static let window = 128 * 1024
@@ -192,6 +200,8 @@ public final class ISAStream: MiniportWaveRTStreamNotification, @unchecked Senda
         guard let buffer else { return }
         let physical = portStream.getPhysicalPageAddress(buffer, index: 0).rawValue
         let words = bufferBytes / 2 - 1
+        let irql = keAcquireSpinLock(miniport.flipFlop)
+        defer { keReleaseSpinLock(miniport.flipFlop, irql) }
         writePortUchar(portAddress(0xD4), 0x04 | 1)               // mask channel 5
         writePortUchar(portAddress(0xD8), 0)                       // clear the flip-flop
         writePortUchar(portAddress(0xD6), (capture ? 0x54 : 0x58) | 1)  // single, auto-initialise, write/read, channel 5
@@ -259,11 +269,15 @@ public final class ISAStream: MiniportWaveRTStreamNotification, @unchecked Senda
             position = KSAudioPosition()
             return .success
         }
+        // GetPosition may run on several threads at once (PASSIVE or DISPATCH_LEVEL): the flip-flop is shared.
+        let irql = keAcquireSpinLock(miniport.flipFlop)
         writePortUchar(portAddress(0xD8), 0)
         let low = UInt16(readPortUchar(portAddress(0xC6)))
         let high = UInt16(readPortUchar(portAddress(0xC6)))
-        let remaining = (Int(high << 8 | low) + 1) & 0xFFFF
-        let offset = UInt64((bufferBytes - remaining * 2 + bufferBytes) % bufferBytes)
+        keReleaseSpinLock(miniport.flipFlop, irql)
+        // Words left before terminal count (0xFFFF + 1 wraps to 0: at terminal count, the buffer's start).
+        let remaining = min((Int(high << 8 | low) + 1) & 0xFFFF, bufferBytes / 2)
+        let offset = UInt64((bufferBytes - remaining * 2) % bufferBytes)
         position = KSAudioPosition(playOffset: offset, writeOffset: offset)
         return .success
     }

@@ -301,6 +301,10 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
 
     private func writeAvailable() {
         guard let position = devicePosition() else { return }
+        // The position was read after the DMA last caught up, and on a running
+        // clock the device has moved on since: the DMA catches up again, so every
+        // byte up to the position is fetched before the client writes over it.
+        port.machine.synchronizeDevices()
         // Up to one buffer past the DAC: never over a byte the device has not fetched.
         let target = position + UInt64(buffer.actualSize)
         guard target > watermark else { return }
@@ -393,11 +397,17 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
             read(upTo: start + UInt64(packetBytes), at: now)
             if !packet.moreData { break }
         }
-        monitor?.publish(watermark, at: now)
+        monitor?.publish(watermark, at: max(now, timebase.now))  // not before the reads above
     }
 
-    private func read(upTo target: UInt64, at now: UInt64) {
+    private func read(upTo target: UInt64, at wake: UInt64) {
         let size = UInt64(buffer.actualSize)
+        // The position was read after the wake (and after the DMA last caught
+        // up): on a running clock the device has recorded more since. The DMA
+        // catches up again, so every byte up to the position is in memory, and
+        // the read happens, and is judged, at a time the position was true.
+        port.machine.synchronizeDevices()
+        let now = max(wake, timebase.now)
         monitor?.checkRead(from: watermark, to: target, at: now)
         while watermark < target {
             let offset = Int(watermark % size)

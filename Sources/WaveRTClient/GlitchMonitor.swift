@@ -150,6 +150,9 @@ public final class GlitchMonitor: DMAStreamObserver, @unchecked Sendable {
         while done < bytes {
             guard let (address, contiguous) = program.dma.physicalAddress(atCycleOffset: Int((linearStart + UInt64(done)) % UInt64(max(1, program.dma.cycleLength)))) else { return }
             let n = min(bytes - done, contiguous, Int(pageSize - address.rawValue % pageSize))
+            // A program replaced under the pass (a stream reset from the control path) may map
+            // nothing here: stop rather than loop, or judge a run of no bytes.
+            guard n > 0 else { break }
             if let offset = bufferOffset(of: address) {
                 let s = state.pointee
                 // Unwrap: the device moves forward through the buffer.

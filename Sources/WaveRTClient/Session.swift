@@ -131,11 +131,12 @@ public final class MiniportSession: @unchecked Sendable {
     public func finish() -> SessionReport {
         if let report { return report }
         let clientFrames = client.bytesTransferred / UInt64(setup.format.blockAlign)
+        // Before the teardown: a miniport that resets its DMA engine on the way down unloads the program that kept them.
+        let faults = adapter.dmaFaults
         client.stop()
         client.close()
         let teardown = pin.close()
         let unloadLeaks = port.close()
-        let faults = adapter.dmaFaults
         adapter.shutdown()
         machine.shutdown()
         let monitor = client.monitor

@@ -104,8 +104,12 @@ public final class Scheduler: TimedWork, @unchecked Sendable {
     /// One pass at `now`: services each item that is due, in order.
     public func service(now: UInt64) {
         passGuard.enter()
+        // Work that is due "now" answers with the time it read, later than `now`
+        // on a running clock: there, compare with the clock read after it. (A
+        // virtual clock stands still, but for a stalling pass's own view.)
+        let running = if case .monotonic = timebase.hostClock { true } else { false }
         items.forEach { item in
-            if let d = item.work.nextDeadline(), d <= now { item.work.service(now: now) }
+            if let d = item.work.nextDeadline(), d <= now || (running && d <= timebase.now) { item.work.service(now: now) }
         }
         passes.add(1, ordering: .relaxed)
         passGuard.exit()

@@ -21,7 +21,7 @@ import WaveRTMemory
 /// | +0x14 | FORMAT | RW | 19:0 frames per second, 25:20 channels − 1, 28:26 sample format (0 S16, 1 S24 packed, 2 S32, 3 F32) |
 /// | +0x18 | POSITION | RO | byte offset in the buffer of the next frame on the DAC/ADC side |
 /// | +0x1C | LENGTH | RO | bytes in one pass over the table (latched at RUN) |
-/// | +0x20 | FIFOSIZE | RO | bytes the channel fetches ahead of POSITION |
+/// | +0x20 | FIFOSIZE | RO | bytes the channel fetches ahead of POSITION (set when FORMAT is written) |
 ///
 /// A descriptor is 16 bytes: 64-bit address, 32-bit length, 32-bit flags
 /// (bit 0 IOC). The table is read at RUN 0→1 and checked against the DMA
@@ -252,7 +252,11 @@ public final class GenericBusMaster: RegisterBlock, InterruptSource, TimedWork, 
                 case 0x08: descLow.store(value, ordering: .releasing)
                 case 0x0C: descHigh.store(value, ordering: .releasing)
                 case 0x10: descCount.store(value, ordering: .releasing)
-                default: format.store(value, ordering: .releasing)
+                default:
+                    format.store(value, ordering: .releasing)
+                    // FIFOSIZE follows the format (as HD Audio's SDnFIFOS does), so a
+                    // driver can report its latency before the first RUN.
+                    if let f = streamFormat { fifo.store(UInt32(device.profile.fifoFrames * f.blockAlign), ordering: .releasing) }
                 }
             case 0x18, 0x1C, 0x20: device.errors.note(.readOnlyWrite, UInt64(offset))
             default: return false

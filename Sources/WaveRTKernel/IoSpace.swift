@@ -122,6 +122,7 @@ private func registerWrite(_ address: UnsafeRawPointer, _ width: AccessWidth, _ 
         return Verifier.record(.unmappedRegister, ddi, detail: UInt64(UInt(bitPattern: address)))
     }
     block.write(offset: offset, width: width, value: value)
+    machine.registerWritten()
 }
 
 /// `READ_REGISTER_UCHAR(Register)`. Any IRQL.
@@ -168,7 +169,9 @@ private func portRead(_ port: UnsafeRawPointer?, _ width: AccessWidth) -> UInt64
 
 @inline(__always)
 private func portWrite(_ port: UnsafeRawPointer?, _ width: AccessWidth, _ value: UInt64) {
-    Machine.current?.bus.writePort(portNumber(port), width: width, value: value)
+    guard let machine = Machine.current else { return }
+    machine.bus.writePort(portNumber(port), width: width, value: value)
+    machine.registerWritten()
 }
 
 /// `READ_PORT_UCHAR(Port)`. Any IRQL.

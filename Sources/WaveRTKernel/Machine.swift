@@ -118,6 +118,16 @@ public final class Machine: TimedWork, @unchecked Sendable {
     public func synchronizeDevices() {
         let now = timebase.now
         deviceLock.withLock { _ in devices.forEach { box in box.work.service(now: now) } }
+        // A cause raised here is the processor's to take: end its sleep.
+        if !scheduler.isCurrentThread && anyLineAsserted { scheduler.wake() }
+    }
+
+    /// After a register write from outside the processor (a driver starting a
+    /// DMA engine, say), the devices' deadlines may have moved earlier: the
+    /// processor recomputes them now instead of sleeping to the old ones.
+    @inline(__always)
+    func registerWritten() {
+        if !scheduler.isCurrentThread { scheduler.wake() }
     }
 
     /// Stops the processor thread. Kernel objects stay as they are.

@@ -23,6 +23,7 @@ let package = Package(
     name: "WaveRT",
     platforms: [.macOS(.v15)],
     products: [
+        .library(name: "WaveRT", targets: ["WaveRT"]),
         .executable(name: "wavert", targets: ["WaveRTCLI"]),
     ],
     dependencies: [
@@ -55,11 +56,17 @@ let package = Package(
         .target(name: "WaveRTTiming",
                 dependencies: ["WaveRTClient", "WaveRTPort", "WaveRTKernel", "WaveRTEngine", "WaveRTMemory",
                                .product(name: "Histogram", package: "hdrhistogram-swift")]),
-        // Only `wavert timing` on this branch: play and examples come with WaveRTRunner and WaveRTALSA.
+        .target(name: "WaveRTALSA", dependencies: ["WaveRTEngine", "CALSA", "CALSAShim", "CSamplerate", "CWaveRTShim"]),
+        .target(name: "WaveRTRunner",
+                dependencies: ["WaveRTALSA", "WaveRTClient", "WaveRTExamples", "WaveRTPort", "WaveRTKernel", "WaveRTEngine",
+                               "WaveRTDMA", "WaveRTMemory", "CWaveRTShim"]),
+        .target(name: "WaveRT",
+                dependencies: ["WaveRTMemory", "WaveRTDMA", "WaveRTEngine", "WaveRTHardware", "WaveRTKernel", "WaveRTPort",
+                               "WaveRTClient", "WaveRTExamples", "WaveRTTiming", "WaveRTALSA", "WaveRTRunner"]),
         .executableTarget(name: "WaveRTCLI",
-                          dependencies: ["WaveRTTiming", "WaveRTExamples", "WaveRTClient", "WaveRTPort", "WaveRTKernel", "WaveRTEngine",
-                                         "WaveRTDMA", .product(name: "ArgumentParser", package: "swift-argument-parser")],
-                          exclude: ["PlayCommand.swift", "ExamplesCommand.swift"]),
+                          dependencies: ["WaveRTRunner", "WaveRTTiming", "WaveRTExamples", "WaveRTClient", "WaveRTPort",
+                                         "WaveRTKernel", "WaveRTEngine", "WaveRTDMA", "CALSA", "CWaveRTShim",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // Shared by the test targets (never the umbrella).
         .target(name: "WaveRTTestSupport", dependencies: ["WaveRTEngine"], path: "Tests/WaveRTTestSupport"),
@@ -81,5 +88,9 @@ let package = Package(
         .testTarget(name: "WaveRTTimingTests",
                     dependencies: ["WaveRTTiming", "WaveRTExamples", "WaveRTClient", "WaveRTPort", "WaveRTKernel", "WaveRTEngine",
                                    "WaveRTDMA", "WaveRTMemory", "WaveRTTestSupport"]),
+        .testTarget(name: "WaveRTALSATests", dependencies: ["WaveRTALSA", "WaveRTEngine", "WaveRTTestSupport"]),
+        // `wavert play` and `record` end to end, the library calls and the executable.
+        .testTarget(name: "WaveRTRunnerTests",
+                    dependencies: ["WaveRTRunner", "WaveRTALSA", "WaveRTClient", "WaveRTExamples", "WaveRTEngine", "WaveRTTestSupport"]),
     ]
 )

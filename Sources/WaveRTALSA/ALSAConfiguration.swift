@@ -78,12 +78,19 @@ public final class ALSAConfiguration: @unchecked Sendable {
 
     /// The configuration shipped in `Resources/alsa/wavert.conf`:
     /// `wavert_capture` (a WAV file over `null`, for listening without a card
-    /// and for tests) and `wavert_capture_s32` (the same behind `plug`,
-    /// converting to 32-bit).
+    /// and for tests), `wavert_capture_s32` (the same behind `plug`,
+    /// converting to 32-bit) and `wavert_input` (capture of a raw file's
+    /// samples through the `file` plugin's `infile`, silence by default:
+    /// recording without a card).
     public static let wavertText = """
         # The WaveRT emulator's own PCMs. wavert adds them to your ALSA configuration
         # under names you have not defined ('?' never overrides). To use them from
         # other programs: ALSA_CONFIG_PATH=/usr/share/alsa/alsa.conf:/path/to/wavert.conf
+        #
+        # wavert_capture: playback into a WAV file ($FILE) over null, unpaced.
+        # wavert_capture_s32: the same behind plug, converting to 32-bit.
+        # wavert_input: capture of the raw samples of $FILE (default /dev/zero: silence),
+        #   in the stream's format, unpaced; past the end of the file, silence.
         pcm.?wavert_capture {
             @args [ FILE ]
             @args.FILE { type string default "wavert-capture.wav" }
@@ -100,6 +107,15 @@ public final class ALSAConfiguration: @unchecked Sendable {
                 pcm { type file slave.pcm { type null } file $FILE format wav }
                 format S32_LE
             }
+        }
+        pcm.?wavert_input {
+            @args [ FILE ]
+            @args.FILE { type string default "/dev/zero" }
+            type file
+            slave.pcm { type null }
+            infile $FILE
+            file "/dev/null"
+            format raw
         }
 
         """

@@ -20,10 +20,34 @@ public protocol PCMDevice: AnyObject, Sendable {
     func drain()
 }
 
-/// A playback PCM of libasound2: a thin typed wrapper over `snd_pcm_t`, each
-/// method naming the call it makes. Errors are ``ALSAError``s naming the device.
-public final class ALSAPCM: PCMDevice, @unchecked Sendable {
+/// What the ALSA source needs of a capture device. ``ALSAPCM`` opened for
+/// capture is the real one; tests wrap it to inject faults.
+public protocol PCMCaptureDevice: AnyObject, Sendable {
+    var name: String { get }
+    var periodFrames: Int { get }
+    var bufferFrames: Int { get }
+    /// `snd_pcm_readi`: frames read, or a negative errno (-EPIPE overrun, -ESTRPIPE suspended).
+    func read(_ frames: UnsafeMutableRawPointer, count: Int) -> Int
+    /// `snd_pcm_recover(pcm, err, 1)`: 0 when recovered.
+    func recover(_ error: Int32) -> Int32
+    /// `snd_pcm_delay`: frames captured and not read yet, or nil when unknown.
+    func delay() -> Int?
+    /// `snd_pcm_drop`: stops capturing at once.
+    func drop()
+}
+
+/// A PCM of libasound2, playback or capture: a thin typed wrapper over
+/// `snd_pcm_t`, each method naming the call it makes. Errors are
+/// ``ALSAError``s naming the device.
+public final class ALSAPCM: PCMDevice, PCMCaptureDevice, @unchecked Sendable {
+    /// `SND_PCM_STREAM_PLAYBACK` or `SND_PCM_STREAM_CAPTURE`.
+    public enum Direction: Sendable, Hashable {
+        case playback, capture
+        var alsa: snd_pcm_stream_t { self == .playback ? SND_PCM_STREAM_PLAYBACK : SND_PCM_STREAM_CAPTURE }
+    }
+
     public let name: String
+    public let direction: Direction
     private var handle: OpaquePointer?
     /// The tree the PCM was opened from, kept as long as the PCM.
     public let configuration: ALSAConfiguration?
@@ -31,19 +55,20 @@ public final class ALSAPCM: PCMDevice, @unchecked Sendable {
     public private(set) var bufferFrames = 0
     public private(set) var format: StreamFormat?
 
-    /// `snd_pcm_open(name, SND_PCM_STREAM_PLAYBACK, 0)` (the user's ALSA
-    /// configuration), or `snd_pcm_open_lconf` with the tree of `configuration`.
-    public init(name: String, configuration: ALSAConfiguration? = nil) throws(ALSAError) {
+    /// `snd_pcm_open(name, stream, 0)` (the user's ALSA configuration), or
+    /// `snd_pcm_open_lconf` with the tree of `configuration`.
+    public init(name: String, configuration: ALSAConfiguration? = nil, direction: Direction = .playback) throws(ALSAError) {
         self.name = name
         self.configuration = configuration
+        self.direction = direction
         if ProcessInfoLite.environment("WAVERT_ALSA_VERBOSE") == nil { wrt_alsa_silence_errors() }
         var pcm: OpaquePointer?
         let rc = if let configuration {
-            snd_pcm_open_lconf(&pcm, name, SND_PCM_STREAM_PLAYBACK, 0, configuration.tree)
+            snd_pcm_open_lconf(&pcm, name, direction.alsa, 0, configuration.tree)
         } else {
-            snd_pcm_open(&pcm, name, SND_PCM_STREAM_PLAYBACK, 0)
+            snd_pcm_open(&pcm, name, direction.alsa, 0)
         }
-        guard rc >= 0, let pcm else { throw .open(device: name, code: rc) }
+        guard rc >= 0, let pcm else { throw .open(device: name, code: rc, direction: direction) }
         handle = pcm
     }
 
@@ -73,14 +98,14 @@ public final class ALSAPCM: PCMDevice, @unchecked Sendable {
         try check(snd_pcm_hw_params_set_access(handle, hw, SND_PCM_ACCESS_RW_INTERLEAVED), "snd_pcm_hw_params_set_access")
         let pcmFormat = Self.alsaFormat(format.sampleFormat)
         if snd_pcm_hw_params_set_format(handle, hw, pcmFormat) < 0 {
-            throw .unsupported(device: name, what: "\(format.sampleFormat.bits)-bit \(format.sampleFormat == .float32 ? "float" : "integer") samples",
+            throw .unsupported(device: name, direction: direction, what: "\(format.sampleFormat.bits)-bit \(format.sampleFormat == .float32 ? "float" : "integer") samples",
                                hint: "use the 'plug' plugin (--device plug:\(name)) to convert")
         }
         if snd_pcm_hw_params_set_channels(handle, hw, UInt32(format.channels)) < 0 {
-            throw .unsupported(device: name, what: "\(format.channels) channels", hint: "use --device plug:\(name)")
+            throw .unsupported(device: name, direction: direction, what: "\(format.channels) channels", hint: "use --device plug:\(name)")
         }
         if snd_pcm_hw_params_set_rate(handle, hw, UInt32(format.sampleRate), 0) < 0 {
-            throw .unsupported(device: name, what: "\(format.sampleRate) Hz", hint: "use --device plug:\(name) to resample")
+            throw .unsupported(device: name, direction: direction, what: "\(format.sampleRate) Hz", hint: "use --device plug:\(name) to resample")
         }
         var bufferTime = UInt32(max(1_000, latencyMicroseconds))
         var dir: Int32 = 0
@@ -99,8 +124,10 @@ public final class ALSAPCM: PCMDevice, @unchecked Sendable {
         guard snd_pcm_sw_params_malloc(&sw) == 0, let sw else { throw .call(device: name, function: "snd_pcm_sw_params_malloc", code: -ENOMEM) }
         defer { snd_pcm_sw_params_free(sw) }
         try check(snd_pcm_sw_params_current(handle, sw), "snd_pcm_sw_params_current")
-        // Start once half the buffer is queued, wake when a period is free.
-        try check(snd_pcm_sw_params_set_start_threshold(handle, sw, buffer / 2), "snd_pcm_sw_params_set_start_threshold")
+        // Playback starts once half the buffer is queued; capture at the first read.
+        // Either wakes when a period is free (or captured).
+        let start = direction == .playback ? buffer / 2 : 1
+        try check(snd_pcm_sw_params_set_start_threshold(handle, sw, start), "snd_pcm_sw_params_set_start_threshold")
         try check(snd_pcm_sw_params_set_avail_min(handle, sw, period), "snd_pcm_sw_params_set_avail_min")
         try check(snd_pcm_sw_params(handle, sw), "snd_pcm_sw_params")
         self.format = format
@@ -118,6 +145,16 @@ public final class ALSAPCM: PCMDevice, @unchecked Sendable {
     public func write(_ frames: UnsafeRawPointer, count: Int) -> Int {
         guard let handle else { return -Int(EBADF) }
         return Int(snd_pcm_writei(handle, frames, snd_pcm_uframes_t(count)))
+    }
+
+    /// `snd_pcm_readi` (a capture PCM).
+    public func read(_ frames: UnsafeMutableRawPointer, count: Int) -> Int {
+        guard let handle else { return -Int(EBADF) }
+        return Int(snd_pcm_readi(handle, frames, snd_pcm_uframes_t(count)))
+    }
+
+    public func drop() {
+        if let handle { _ = snd_pcm_drop(handle) }
     }
 
     public func recover(_ error: Int32) -> Int32 {
@@ -142,28 +179,51 @@ public final class ALSAPCM: PCMDevice, @unchecked Sendable {
     }
 }
 
-/// Why ALSA could not play: which device, which call, what errno, what to try.
+extension ALSAPCM {
+    /// Whether the PCM paces playback like a card: after a period of silence is
+    /// written, a card reports it queued (`snd_pcm_delay` > 0); ALSA's `null` and
+    /// `file`-over-`null` swallow it at once and report nothing queued.
+    public func probePacing(format: StreamFormat) -> Bool {
+        let frames = max(1, periodFrames)
+        let silence = UnsafeMutableRawPointer.allocate(byteCount: frames * format.blockAlign, alignment: 16)
+        defer { silence.deallocate() }
+        silence.initializeMemory(as: UInt8.self, repeating: 0, count: frames * format.blockAlign)
+        guard write(silence, count: frames) > 0 else { return false }
+        return (delay() ?? 0) > 0
+    }
+}
+
+/// Why ALSA could not play or record: which device, which call, what errno, what to try.
 public enum ALSAError: Error, Hashable, CustomStringConvertible {
-    case open(device: String, code: Int32)
+    case open(device: String, code: Int32, direction: ALSAPCM.Direction = .playback)
     case call(device: String, function: String, code: Int32)
-    case unsupported(device: String, what: String, hint: String)
+    case unsupported(device: String, direction: ALSAPCM.Direction = .playback, what: String, hint: String)
     case configuration(reason: String)
+
+    /// The errno text alone, for one-line notices.
+    public var shortReason: String {
+        if case .open(let device, let code, _) = self { return "\(device): \(String(cString: strerror(-code)))" }
+        return description
+    }
 
     public var description: String {
         switch self {
-        case .open(let device, let code):
+        case .open(let device, let code, let direction):
             let what = String(cString: snd_strerror(code))
             let hint = switch -code {
+            case ENOENT where direction == .capture:
+                "no such PCM or no sound card; try --device wavert_input:FILE=raw.pcm to record raw samples from a file"
             case ENOENT: "no such PCM or no sound card; try --device null, or --device \"file:'out.wav',wav\" to write a file"
             case EBUSY: "another program holds the device; close it, or play through 'default' (PipeWire/PulseAudio mix)"
             case EACCES, EPERM: "no permission on /dev/snd; add yourself to the 'audio' group"
             default: "check the name with 'aplay -L'"
             }
-            return "cannot open ALSA PCM '\(device)': \(what) (\(code)); \(hint)"
+            let kind = direction == .capture ? "capture PCM" : "PCM"
+            return "cannot open ALSA \(kind) '\(device)': \(what) (\(code)); \(hint)"
         case .call(let device, let function, let code):
             return "ALSA PCM '\(device)': \(function) failed: \(String(cString: snd_strerror(code))) (\(code))"
-        case .unsupported(let device, let what, let hint):
-            return "ALSA PCM '\(device)' cannot play \(what); \(hint)"
+        case .unsupported(let device, let direction, let what, let hint):
+            return "ALSA PCM '\(device)' cannot \(direction == .capture ? "record" : "play") \(what); \(hint)"
         case .configuration(let reason):
             return "ALSA configuration: \(reason)"
         }

@@ -2,7 +2,6 @@ import CWaveRTShim
 import Glibc
 import Synchronization
 import WaveRTEngine
-import WaveRTPort
 
 /// The engine's output into ALSA: what the DMA read leaves the engine's
 /// real-time thread through a lock-free ``FrameRing`` and reaches the PCM on a

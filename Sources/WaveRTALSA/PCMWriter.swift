@@ -1,7 +1,6 @@
 import Glibc
 import Synchronization
 import WaveRTEngine
-import WaveRTPort
 
 /// The ALSA writer thread's work, one step at a time: whole frames from the
 /// ``FrameRing`` to `snd_pcm_writei`, either untouched or through the

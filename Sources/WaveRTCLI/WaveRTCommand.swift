@@ -1,4 +1,6 @@
 import ArgumentParser
+import CALSA
+import WaveRTRunner
 
 /// `wavert`: the command-line face of the emulator.
 @main
@@ -6,7 +8,8 @@ struct WaveRTCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wavert",
         abstract: "A virtual WaveRT audio device: run a WaveRT miniport's logic in user space, hear it, time it.",
-        subcommands: [TimingCommand.self],  // play and examples: on the runner's branch
+        version: "wavert \(waveRTVersion) (libasound \(String(cString: snd_asoundlib_version())))",
+        subcommands: [PlayCommand.self, RecordCommand.self, TimingCommand.self, ExamplesCommand.self],
     )
 
     func run() throws {

@@ -230,7 +230,10 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
         nextPacket = 0
         eosSent = false
         // A restart after STOP: positions begin again at 0, and so does the monitor's reckoning.
-        if started { monitor?.reset() }
+        if started, let monitor {
+            monitor.reset()
+            port.adapter.dmaObservers.add(monitor)
+        }
         started = true
         if !capture { preroll() }
         running.store(true, ordering: .releasing)
@@ -302,7 +305,9 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
         if case .virtual(let clock) = timebase.hostClock { clock.detach(self) }
         let status = pin.setState(.pause)
         monitor.map { m in
-            port.machine.scheduler.quiesce()
+            // Detached first: once remove returns no pass is in the monitor, and none will
+            // call it, so judging what remains cannot race a transfer.
+            port.adapter.dmaObservers.remove(m)
             m.finish()
         }
         let down = pin.setState(.stop)
@@ -435,6 +440,10 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
 
     private func writeAvailable() {
         guard let position = devicePosition() else { return }
+        // The position was read after the DMA last caught up, and on a running
+        // clock the device has moved on since: the DMA catches up again, so every
+        // byte up to the position is fetched before the client writes over it.
+        port.machine.synchronizeDevices()
         // Up to one buffer past what the device has surely fetched: the DAC's byte, or the end of
         // the last packet a notification announced (each one is a packet fetched; KEVENTs that
         // coalesced only make this count low). Never over a byte the device has not fetched: with
@@ -534,11 +543,17 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
             read(upTo: start + UInt64(packetBytes), at: now)
             if !packet.moreData { break }
         }
-        monitor?.publish(watermark, at: now)
+        monitor?.publish(watermark, at: max(now, timebase.now))  // not before the reads above
     }
 
-    private func read(upTo target: UInt64, at now: UInt64) {
+    private func read(upTo target: UInt64, at wake: UInt64) {
         let size = UInt64(buffer.actualSize)
+        // The position was read after the wake (and after the DMA last caught
+        // up): on a running clock the device has recorded more since. The DMA
+        // catches up again, so every byte up to the position is in memory, and
+        // the read happens, and is judged, at a time the position was true.
+        port.machine.synchronizeDevices()
+        let now = max(wake, timebase.now)
         monitor?.checkRead(from: watermark, to: target, at: now)
         while watermark < target {
             let offset = Int(watermark % size)

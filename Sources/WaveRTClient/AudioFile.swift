@@ -101,13 +101,7 @@ public final class AudioFileSource: SampleSource, @unchecked Sendable {
         var info = SF_INFO()
         info.samplerate = Int32(format.sampleRate)
         info.channels = Int32(format.channels)
-        let subtype: Int32 = switch format.sampleFormat {
-        case .int16: Int32(SF_FORMAT_PCM_16)
-        case .int24: Int32(SF_FORMAT_PCM_24)
-        case .int32: Int32(SF_FORMAT_PCM_32)
-        case .float32: Int32(SF_FORMAT_FLOAT)
-        }
-        info.format = Int32(SF_FORMAT_WAV) | subtype
+        info.format = Int32(SF_FORMAT_WAV) | AudioFileWriter.subtype(format.sampleFormat)
         guard let file = sf_open(path, Int32(SFM_WRITE), &info) else {
             throw .unreadable(path: path, reason: String(cString: sf_strerror(nil)))
         }
@@ -126,15 +120,70 @@ public final class AudioFileSource: SampleSource, @unchecked Sendable {
     }
 }
 
+/// A WAV file written as a stream goes (libsndfile): raw interleaved frames
+/// in the stream's format appended as they come, the header's lengths written
+/// on ``close()``. For a writer thread, not a real-time one: it writes to disk.
+public final class AudioFileWriter: @unchecked Sendable {
+    public let path: String
+    public let format: StreamFormat
+    private var file: OpaquePointer?
+    public private(set) var framesWritten: UInt64 = 0
+
+    /// Creates (or truncates) `path` as a WAV file of `format`: 16-, 24- or
+    /// 32-bit integer PCM, or 32-bit float.
+    public init(path: String, format: StreamFormat) throws(AudioFileError) {
+        self.path = path
+        self.format = format
+        var info = SF_INFO()
+        info.samplerate = Int32(format.sampleRate)
+        info.channels = Int32(format.channels)
+        info.format = Int32(SF_FORMAT_WAV) | Self.subtype(format.sampleFormat)
+        guard let file = sf_open(path, Int32(SFM_WRITE), &info) else {
+            throw .unwritable(path: path, reason: String(cString: sf_strerror(nil)))
+        }
+        // No PEAK chunk: raw writes would leave it wrong.
+        _ = sf_command(file, Int32(SFC_SET_ADD_PEAK_CHUNK), nil, Int32(SF_FALSE))
+        self.file = file
+    }
+
+    deinit { close() }
+
+    static func subtype(_ f: StreamFormat.SampleFormat) -> Int32 {
+        switch f {
+        case .int16: Int32(SF_FORMAT_PCM_16)
+        case .int24: Int32(SF_FORMAT_PCM_24)
+        case .int32: Int32(SF_FORMAT_PCM_32)
+        case .float32: Int32(SF_FORMAT_FLOAT)
+        }
+    }
+
+    /// Appends whole frames of the stream's bytes (`sf_write_raw`); false when the disk did not take them all.
+    public func write(_ frames: UnsafeRawPointer, count: Int) -> Bool {
+        guard let file, count > 0 else { return count == 0 }
+        let bytes = count * format.blockAlign
+        let written = sf_write_raw(file, frames, sf_count_t(bytes))
+        framesWritten += UInt64(max(0, Int(written)) / format.blockAlign)
+        return written == bytes
+    }
+
+    /// Finishes the header and closes the file (`sf_close`). Safe to call twice.
+    public func close() {
+        if let file { sf_close(file) }
+        file = nil
+    }
+}
+
 public enum AudioFileError: Error, Hashable, CustomStringConvertible {
     case notFound(path: String)
     case unreadable(path: String, reason: String)
     case rateMismatch(path: String, fileRate: Int, streamRate: Int)
+    case unwritable(path: String, reason: String)
 
     public var description: String {
         switch self {
         case .notFound(let path): "no such audio file: \(path)"
         case .unreadable(let path, let reason): "cannot read \(path) as audio: \(reason)"
+        case .unwritable(let path, let reason): "cannot write \(path) as a WAV file: \(reason)"
         case .rateMismatch(let path, let file, let stream):
             "\(path) is at \(file) Hz but the stream runs at \(stream) Hz; play it at the file's rate (--format \(file):...) or resample it first"
         }

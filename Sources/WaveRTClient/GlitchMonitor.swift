@@ -162,6 +162,9 @@ public final class GlitchMonitor: DMAStreamObserver, @unchecked Sendable {
         while done < bytes {
             guard let (address, contiguous) = program.dma.physicalAddress(atCycleOffset: Int((linearStart + UInt64(done)) % UInt64(max(1, program.dma.cycleLength)))) else { return }
             let n = min(bytes - done, contiguous, Int(pageSize - address.rawValue % pageSize))
+            // A program replaced under the pass (a stream reset from the control path) may map
+            // nothing here: stop rather than loop, or judge a run of no bytes.
+            guard n > 0 else { break }
             if let offset = bufferOffset(of: address) {
                 let s = state.pointee
                 // Unwrap: the device moves forward through the buffer.
@@ -237,13 +240,14 @@ public final class GlitchMonitor: DMAStreamObserver, @unchecked Sendable {
     private func time(ofDMAByte b: UInt64, _ t: DMAStream.Timing) -> UInt64 {
         // The same arithmetic as DMAStream.time(whenDMAReaches:), without the stream at hand.
         let target = b + 1
-        let burst = t.burstBytes
+        let burst = max(1, t.burstBytes)
         let rounded = (target / burst + (target % burst == 0 ? 0 : 1)) * burst
         var link = capture ? rounded : (rounded > t.fifoBytes ? rounded - t.fifoBytes : 0)
         if link <= t.startBytes { return t.running ? t.startTime : t.stopCompleteTime }
         link -= t.startBytes
-        let frames = link / t.blockAlign + (link % t.blockAlign == 0 ? 0 : 1)
-        return t.startTime &+ PositionMath.nanoseconds(untilFrames: frames, rate: t.rate)
+        let blockAlign = max(1, t.blockAlign)
+        let frames = link / blockAlign + (link % blockAlign == 0 ? 0 : 1)
+        return t.startTime &+ PositionMath.nanoseconds(untilFrames: frames, rate: max(1, t.rate))
     }
 
     /// DMA bytes moved by time `time` (DMAStream.dmaBytes for this direction).

@@ -13,8 +13,13 @@ public final class DMAObserverHub: DMAStreamObserver, @unchecked Sendable {
 
     public init(passGuard: PassGuard) { observers = SlotTable(capacity: 16, passGuard: passGuard) }
 
-    public func add(_ observer: any DMAStreamObserver) { observers.insert(Box(observer)) }
+    /// Adds `observer` (once: adding it again does nothing).
+    public func add(_ observer: any DMAStreamObserver) {
+        guard !observers.elements.contains(where: { $0.observer === observer }) else { return }
+        observers.insert(Box(observer))
+    }
 
+    /// Removes `observer`; when this returns (on the control path) no pass is calling it.
     public func remove(_ observer: any DMAStreamObserver) {
         for box in observers.elements where box.observer === observer { observers.remove(box) }
     }

@@ -119,6 +119,8 @@ public final class Machine: TimedWork, @unchecked Sendable {
     public func synchronizeDevices() {
         let now = timebase.now
         deviceLock.withLock { _ in devices.forEach { box in box.work.service(now: now) } }
+        // A cause raised here is the processor's to take: end its sleep.
+        if !scheduler.isCurrentThread && anyLineAsserted { scheduler.wake() }
     }
 
     /// A driver wrote a device register. From outside the processor (a

@@ -1,4 +1,5 @@
 import Testing
+import WaveRTTestSupport
 import WaveRTClient
 import WaveRTExamples
 import WaveRTTiming
@@ -7,7 +8,7 @@ import WaveRTTiming
 /// cores, other builds), so the figures a loaded machine makes flaky are judged
 /// as ratios to this machine's own timer wake-up latency measured in the same
 /// run; the rest are properties that hold whatever the load.
-@Suite(.serialized) struct SystemClockTimingTests {
+@Suite(.serialized, .realTime) struct SystemClockTimingTests {
     /// 128-frame periods: a 256-frame buffer with two notifications, 2.67 ms per packet.
     @Test func hdaWith128FramePeriodsPassesTheWindowsLimits() throws {
         var scenario = TimingScenario(steps: TimingScenario.standardSteps(seconds: 2), clock: .system)

@@ -355,7 +355,9 @@ open class HDAStream: MiniportWaveRTStreamNotification, MiniportWaveRTOutputStre
         var frequency: UInt64 = 0
         let qpc = keQueryPerformanceCounter(&frequency)
         let link = tracker.peek(register: UInt64(readRegisterUlong(reg(HDA.SDLPIB))))
-        let written = link >= UInt64(HDA.BufferAlignment) ? link - UInt64(HDA.BufferAlignment) + 1 : 0  // the DMA writes whole bursts behind the link
+        // The DMA writes whole 128-byte bursts behind the link: what is in memory is LPIB rounded down to one
+        // (at a packet's IOC, the whole packet; a bound of LPIB − 127 would report it a packet late).
+        let written = link - link % UInt64(HDA.BufferAlignment)
         let completed = written / tracker.packetBytes
         var next = lastReadPacket == .max ? 0 : lastReadPacket + 1
         guard next < completed else { return .deviceNotReady }

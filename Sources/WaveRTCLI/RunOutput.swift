@@ -1,0 +1,67 @@
+import ArgumentParser
+import CWaveRTShim
+import Foundation
+import WaveRTRunner
+
+/// What `play` and `record` share around a run: the stop signals, the status
+/// line, the report file, and the verdict on the verifier.
+enum RunOutput {
+    /// Whether stdout is a terminal (then a status line is drawn).
+    static let terminal = isatty(STDOUT_FILENO) == 1
+
+    /// SIGINT, SIGTERM and SIGHUP ask for a clean stop; a second one exits at once with 128 + its number.
+    static func installStopSignals() throws {
+        let status = wrt_install_stop_signals()
+        if status != 0 { throw ValidationError("cannot install the stop signal handlers: \(String(cString: strerror(status)))") }
+    }
+
+    static var stopRequested: Bool { wrt_stop_signal() != 0 }
+
+    /// "wavert: stopped by SIGTERM", when a signal stopped the run.
+    static var stopNote: String? {
+        let signo = wrt_stop_signal()
+        guard signo != 0 else { return nil }
+        let name = [SIGINT: "SIGINT", SIGTERM: "SIGTERM", SIGHUP: "SIGHUP"][signo] ?? "signal \(signo)"
+        return "wavert: stopped by \(name)"
+    }
+
+    /// Redraws the status line in place.
+    static func status(_ text: String) {
+        print("\r" + text + "   ", terminator: "")
+        fflush(nil)
+    }
+
+    static func endStatusLine() {
+        if terminal { print("") }
+    }
+
+    static func fail(_ error: any Error) -> ExitCode {
+        endStatusLine()
+        FileHandle.standardError.write(Data("wavert: \(error)\n".utf8))
+        return ExitCode.failure
+    }
+
+    static func write<Report: Encodable>(_ report: Report, to path: String?) throws {
+        guard let path else { return }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(report).write(to: URL(fileURLWithPath: path))
+    }
+
+    /// How the miniport misprogrammed the hardware and what it left behind, on stderr.
+    static func warn(guestErrors: [String], leaks: [String]) {
+        for e in guestErrors { FileHandle.standardError.write(Data("wavert: hardware: \(e)\n".utf8)) }
+        for l in leaks { FileHandle.standardError.write(Data("wavert: leaked: \(l)\n".utf8)) }
+    }
+
+    /// A run the driver verifier found fault with ends in failure, once everything is written.
+    static func verdict(_ verifier: [VerifierEntry]) throws {
+        guard !verifier.isEmpty else { return }
+        FileHandle.standardError.write(Data("wavert: the driver verifier found \(verifier.count) violation\(verifier.count == 1 ? "" : "s"):\n".utf8))
+        for v in verifier.prefix(20) {
+            FileHandle.standardError.write(Data("  \(v.rule): \(v.ddi) at \(v.irql): \(v.detail)\n".utf8))
+        }
+        if verifier.count > 20 { FileHandle.standardError.write(Data("  ... and \(verifier.count - 20) more (see --report)\n".utf8)) }
+        throw ExitCode.failure
+    }
+}

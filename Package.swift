@@ -11,6 +11,8 @@
 //                   pool, MMIO and port I/O, the verifier, and the machine's processor
 //   WaveRTPort      PortCls: the miniport interfaces, IPortWaveRTStream, the KS properties, adapters
 //   WaveRTClient    the Windows audio engine's part: the client, sources, glitch monitor, sessions
+//   WaveRTSDK       C++ miniports: the SDK (sdk/: WDK headers, runtime, the CWaveRTSDK crash
+//                   guard) and the bridge that loads a miniport library as a MiniportWaveRT
 //   examples/       WaveRTExamples: example miniports written as drivers are
 //   WaveRTTiming    timing scenarios, the Windows position checks, JSON reports, SVG plots
 //   WaveRTALSA      the ALSA sink and source (libasound2): rings, writer, drift compensation
@@ -50,7 +52,14 @@ let package = Package(
 
         .target(name: "WaveRTClient",
                 dependencies: ["WaveRTPort", "WaveRTKernel", "WaveRTHardware", "WaveRTEngine", "WaveRTDMA", "WaveRTMemory", "CSndfile", "CWaveRTShim"]),
-        .target(name: "WaveRTExamples", dependencies: ["WaveRTPort", "WaveRTKernel", "WaveRTEngine", "WaveRTMemory"], path: "examples"),
+        .target(name: "WaveRTExamples", dependencies: ["WaveRTPort", "WaveRTKernel", "WaveRTEngine", "WaveRTMemory"], path: "examples",
+                exclude: ["cpp"]),
+        // The C++ miniport SDK: sdk/include (the WDK headers) and sdk/runtime are compiled into each
+        // miniport library by `wavert sdk build`; sdk/host is the crash guard, sdk/abi the one C interface.
+        .target(name: "CWaveRTSDK", dependencies: ["CWaveRTShim"], path: "sdk", exclude: ["include", "runtime", "README.md"],
+                sources: ["host"], publicHeadersPath: "abi", linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("stdc++")]),
+        .target(name: "WaveRTSDK",
+                dependencies: ["CWaveRTSDK", "WaveRTPort", "WaveRTKernel", "WaveRTEngine", "WaveRTMemory", "CWaveRTShim"]),
 
         // Shared by the test targets (never the umbrella).
         .target(name: "WaveRTTestSupport", dependencies: ["WaveRTEngine"], path: "Tests/WaveRTTestSupport"),

@@ -68,6 +68,10 @@ let package = Package(
         .testTarget(name: "WaveRTExamplesTests",
                     dependencies: ["WaveRTExamples", "WaveRTClient", "WaveRTPort", "WaveRTKernel", "WaveRTHardware", "WaveRTEngine",
                                    "WaveRTDMA", "WaveRTMemory", "WaveRTTestSupport"]),
+        .testTarget(name: "WaveRTSDKTests",
+                    dependencies: ["WaveRTSDK", "WaveRTExamples", "WaveRTClient", "WaveRTPort", "WaveRTKernel", "WaveRTEngine",
+                                   "WaveRTMemory", "WaveRTTestSupport"],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "WaveRTKernelTests",
                     dependencies: ["WaveRTKernel", "WaveRTHardware", "WaveRTEngine", "WaveRTMemory", "WaveRTTestSupport"]),
     ]

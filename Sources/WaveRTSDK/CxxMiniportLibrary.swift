@@ -23,7 +23,7 @@ public enum CxxMiniportError: Error, CustomStringConvertible, Equatable {
         case .missingEntryPoint(let path): "\(path) does not export WaveRTCreateMiniport (see portcls.h / wavert_sdk.h)"
         case .unknownHardware(let path, let name): "\(path): WaveRTMiniportHardware() returned \"\(name)\"; use hda, isa or sg"
         case .needsAddressSanitizer(let path, let runtime):
-            "\(path) was built with AddressSanitizer, whose runtime must be loaded first: run with LD_PRELOAD=\(runtime ?? "<clang's libclang_rt.asan-x86_64.so>")"
+            "\(path) was built with AddressSanitizer, whose runtime must be loaded first: run with LD_PRELOAD=\(runtime ?? "<clang's libclang_rt.asan-x86_64.so>") ASAN_OPTIONS=detect_leaks=0 (the emulator names the miniport's pool leaks itself)"
         }
     }
 }

@@ -96,7 +96,8 @@ public enum SDKToolchain {
     /// sanitizer runtimes of the toolchain (found at run time through the
     /// library's RUNPATH). A library built with AddressSanitizer can only be
     /// loaded by a process that started with the ASan runtime
-    /// (`LD_PRELOAD=$(clang++ -print-file-name=libclang_rt.asan-x86_64.so)`);
+    /// (`LD_PRELOAD=$(clang++ -print-file-name=libclang_rt.asan-x86_64.so)`, with
+    /// `ASAN_OPTIONS=detect_leaks=0`: the emulator names the miniport's leaks itself);
     /// ``CxxMiniportLibrary/open(path:)`` says so instead of letting ASan abort.
     public static func sanitizerFlags(_ sanitizers: [Sanitizer]) throws(BuildError) -> [String] {
         guard !sanitizers.isEmpty else { return [] }

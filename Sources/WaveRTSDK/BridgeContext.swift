@@ -16,9 +16,10 @@ import WaveRTPort
 /// guard of the calling thread (`wrt_sdk_current_context`): every line of
 /// miniport code runs inside one, and the lookup takes no lock.
 ///
-/// Objects live until the context goes (after the miniport is released), as
-/// a driver's structures may be reused; a KDPC or timer the driver left set
-/// still holds the context, which is then dead (guarded calls return at once).
+/// Objects live until the context goes (after the miniport and its streams
+/// are released), as a driver's structures may be reused. The closures the
+/// emulator's DPCs, timers and ISRs call hold the context weakly: one the
+/// driver left behind finds it gone (or dead: guarded calls return at once).
 final class BridgeContext: @unchecked Sendable {
     enum ObjectKind: UInt64 { case event = 1, dpc = 2, timer = 3 }
 
@@ -99,7 +100,7 @@ final class BridgeContext: @unchecked Sendable {
     /// No more calls into the miniport (it was released; its library stays loaded).
     func retire() {
         instance.pointee.crashed = 1
-        // Drop everything but what a still-armed timer or a queued DPC reaches through its closure.
+        // A timer the driver left set must not call into it again (its closures hold the context weakly).
         let kept = state.withLock { Array($0.objects.values) }
         for case let timer as KTimer in kept.map(\.object) { _ = keCancelTimerQuietly(timer) }
         for case let timer as ExTimer in kept.map(\.object) { _ = exCancelTimerQuietly(timer) }

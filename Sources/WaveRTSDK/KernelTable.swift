@@ -30,6 +30,10 @@ private func withContext<R>(_ fallback: R, _ body: (BridgeContext) -> R) -> R {
     BridgeContext.withCurrent(body) ?? fallback
 }
 
+/// A register address as the Swift DDIs take it; NULL becomes an address no mapping covers.
+@inline(__always)
+private func register(_ p: UnsafeRawPointer?) -> UnsafeRawPointer { p ?? UnsafeRawPointer(bitPattern: 1)! }
+
 private func cacheType(_ raw: Int32) -> MemoryCachingType { MemoryCachingType(rawValue: Int(raw)) ?? .cached }
 
 /// KeStallExecutionProcessor's limit and KeWaitForSingleObject's: nothing here may block the emulated processor for long.
@@ -92,7 +96,9 @@ enum KernelTable {
             guard let p, let routine else { return Verifier.record(.objectNotInitialized, "KeInitializeDpc") }
             withContext(()) { c in
                 let dpc = c.bind(p, kind: .dpc) { KDpc() }
-                keInitializeDpc(dpc, { [c] _, deferredContext, argument1, argument2 in
+                // Weak: a DPC the machine still holds must not keep the miniport's context (and with it the machine) alive.
+                keInitializeDpc(dpc, { [weak c] _, deferredContext, argument1, argument2 in
+                    guard let c else { return }
                     wrt_guarded_call_dpc(c.instance, routine, p, deferredContext, argument1, argument2)
                     c.checkCrash()
                 }, context)
@@ -137,7 +143,8 @@ enum KernelTable {
             enter("ExAllocateTimer"); defer { wrt_sdk_ddi_leave() }
             return withContext(nil) { c -> UnsafeMutableRawPointer? in
                 let routine: ExTimer.Callback? = callback.map { callback in
-                    { [c] timer, callbackContext in
+                    { [weak c] timer, callbackContext in
+                        guard let c else { return }
                         wrt_guarded_call_timer_callback(c.instance, callback, Unmanaged.passUnretained(timer).toOpaque(), callbackContext)
                         c.checkCrash()
                     }
@@ -287,14 +294,15 @@ enum KernelTable {
         }
 
         // Registers and ports
-        t.pointee.readRegisterUchar = { enter("READ_REGISTER_UCHAR"); defer { wrt_sdk_ddi_leave() }; return readRegisterUchar(UnsafeRawPointer($0!)) }
-        t.pointee.readRegisterUshort = { enter("READ_REGISTER_USHORT"); defer { wrt_sdk_ddi_leave() }; return readRegisterUshort(UnsafeRawPointer($0!)) }
-        t.pointee.readRegisterUlong = { enter("READ_REGISTER_ULONG"); defer { wrt_sdk_ddi_leave() }; return readRegisterUlong(UnsafeRawPointer($0!)) }
-        t.pointee.readRegisterUlong64 = { enter("READ_REGISTER_ULONG64"); defer { wrt_sdk_ddi_leave() }; return readRegisterUlong64(UnsafeRawPointer($0!)) }
-        t.pointee.writeRegisterUchar = { enter("WRITE_REGISTER_UCHAR"); defer { wrt_sdk_ddi_leave() }; writeRegisterUchar(UnsafeRawPointer($0!), $1) }
-        t.pointee.writeRegisterUshort = { enter("WRITE_REGISTER_USHORT"); defer { wrt_sdk_ddi_leave() }; writeRegisterUshort(UnsafeRawPointer($0!), $1) }
-        t.pointee.writeRegisterUlong = { enter("WRITE_REGISTER_ULONG"); defer { wrt_sdk_ddi_leave() }; writeRegisterUlong(UnsafeRawPointer($0!), $1) }
-        t.pointee.writeRegisterUlong64 = { enter("WRITE_REGISTER_ULONG64"); defer { wrt_sdk_ddi_leave() }; writeRegisterUlong64(UnsafeRawPointer($0!), $1) }
+        // A NULL register is an unmapped one (all ones read, the write dropped, a verifier finding), as any other.
+        t.pointee.readRegisterUchar = { enter("READ_REGISTER_UCHAR"); defer { wrt_sdk_ddi_leave() }; return readRegisterUchar(register($0)) }
+        t.pointee.readRegisterUshort = { enter("READ_REGISTER_USHORT"); defer { wrt_sdk_ddi_leave() }; return readRegisterUshort(register($0)) }
+        t.pointee.readRegisterUlong = { enter("READ_REGISTER_ULONG"); defer { wrt_sdk_ddi_leave() }; return readRegisterUlong(register($0)) }
+        t.pointee.readRegisterUlong64 = { enter("READ_REGISTER_ULONG64"); defer { wrt_sdk_ddi_leave() }; return readRegisterUlong64(register($0)) }
+        t.pointee.writeRegisterUchar = { enter("WRITE_REGISTER_UCHAR"); defer { wrt_sdk_ddi_leave() }; writeRegisterUchar(register($0), $1) }
+        t.pointee.writeRegisterUshort = { enter("WRITE_REGISTER_USHORT"); defer { wrt_sdk_ddi_leave() }; writeRegisterUshort(register($0), $1) }
+        t.pointee.writeRegisterUlong = { enter("WRITE_REGISTER_ULONG"); defer { wrt_sdk_ddi_leave() }; writeRegisterUlong(register($0), $1) }
+        t.pointee.writeRegisterUlong64 = { enter("WRITE_REGISTER_ULONG64"); defer { wrt_sdk_ddi_leave() }; writeRegisterUlong64(register($0), $1) }
         t.pointee.readPortUchar = { enter("READ_PORT_UCHAR"); defer { wrt_sdk_ddi_leave() }; return readPortUchar($0) }
         t.pointee.readPortUshort = { enter("READ_PORT_USHORT"); defer { wrt_sdk_ddi_leave() }; return readPortUshort($0) }
         t.pointee.readPortUlong = { enter("READ_PORT_ULONG"); defer { wrt_sdk_ddi_leave() }; return readPortUlong($0) }
@@ -411,7 +419,8 @@ enum KernelTable {
             enter("IInterruptSync::RegisterServiceRoutine"); defer { wrt_sdk_ddi_leave() }
             guard let sync = hostObject(host, as: InterruptSync.self), let routine else { return NTStatus.invalidParameter.rawValue }
             return withContext(NTStatus.deviceNotReady.rawValue) { c in
-                sync.registerServiceRoutine({ [c] _, routineContext in
+                sync.registerServiceRoutine({ [weak c] _, routineContext in
+                    guard let c else { return .unsuccessful }
                     let status = wrt_guarded_call_interrupt_routine(c.instance, CString.serviceRoutine, routine, shim, routineContext)
                     c.checkCrash()
                     return NTStatus(rawValue: status)

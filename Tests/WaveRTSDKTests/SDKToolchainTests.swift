@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WaveRTEngine
 import WaveRTPort
 import WaveRTSDK
 
@@ -52,6 +53,16 @@ import WaveRTSDK
         #expect(throws: CxxMiniportError.needsAddressSanitizer(path: output, runtime: SDKToolchain.addressSanitizerRuntime())) {
             _ = try CxxMiniport.load(path: output)
         }
+    }
+
+    @Test func anUndefinedBehaviourSanitizerBuildRunsInProcess() throws {
+        // UBSan's runtime may come late (dlopen), unlike ASan's: the library loads and plays.
+        let output = CxxExamples.outputDirectory + "/hda-ubsan.so"
+        try SDKToolchain.build(output: output, sources: CxxExamples.recipes["hda"]!.sources, sanitizers: [.undefined])
+        let run = try CxxExamples.play(milliseconds: 200) { try CxxMiniport.load(path: output) }
+        #expect(run.report.isClean, "\(run.report.leaks) \(run.report.verifier)")
+        #expect(CxxExamples.firstDifference(run.played, CxxExamples.reference(format: .cd48k, frames: run.played.count / 4)) == nil)
+        #expect(!run.played.isEmpty)
     }
 
     @Test func theLoaderRefusesWhatItCannotRun() throws {

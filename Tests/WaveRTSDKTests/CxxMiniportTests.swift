@@ -39,6 +39,14 @@ import WaveRTTestSupport
         let miniport = try CxxMiniport.load(path: CxxExamples.library("hda"))
         #expect(miniport.hardware == .hda)
         #expect(try CxxMiniport.load(path: CxxExamples.library("hda"), hardware: .sg).hardware == .sg)
+        // A library without WaveRTMiniportHardware drives hda; one whose WaveRTCreateMiniport fails says so at Init.
+        let layouts = try CxxExamples.library("layouts")
+        #expect(try CxxMiniport.load(path: layouts).hardware == .hda)
+        #expect {
+            _ = try CxxExamples.play(milliseconds: 10) { try CxxMiniport.load(path: layouts) }
+        } throws: { error in
+            "\(error)".contains("IMiniportWaveRT::Init failed with STATUS_NOT_SUPPORTED")
+        }
     }
 
     @Test func aPassiveLevelCallFromTheDpcIsAVerifierViolation() throws {

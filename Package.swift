@@ -11,6 +11,8 @@
 //                   pool, MMIO and port I/O, the verifier, and the machine's processor
 //   WaveRTPort      PortCls: the miniport interfaces, IPortWaveRTStream, the KS properties, adapters
 //   WaveRTClient    the Windows audio engine's part: the client, sources, glitch monitor, sessions
+//   WaveRTSDK       C++ miniports: the SDK (sdk/: WDK headers, runtime, the CWaveRTSDK crash
+//                   guard) and the bridge that loads a miniport library as a MiniportWaveRT
 //   examples/       WaveRTExamples: example miniports written as drivers are
 //   WaveRTTiming    timing scenarios, the Windows position checks, JSON reports, SVG plots
 //   WaveRTALSA      the ALSA sink and source (libasound2): rings, writer, drift compensation
@@ -52,7 +54,14 @@ let package = Package(
 
         .target(name: "WaveRTClient",
                 dependencies: ["WaveRTPort", "WaveRTKernel", "WaveRTHardware", "WaveRTEngine", "WaveRTDMA", "WaveRTMemory", "CSndfile", "CWaveRTShim"]),
-        .target(name: "WaveRTExamples", dependencies: ["WaveRTPort", "WaveRTKernel", "WaveRTEngine", "WaveRTMemory"], path: "examples"),
+        .target(name: "WaveRTExamples", dependencies: ["WaveRTPort", "WaveRTKernel", "WaveRTEngine", "WaveRTMemory"], path: "examples",
+                exclude: ["cpp"]),
+        // The C++ miniport SDK: sdk/include (the WDK headers) and sdk/runtime are compiled into each
+        // miniport library by `wavert sdk build`; sdk/host is the crash guard, sdk/abi the one C interface.
+        .target(name: "CWaveRTSDK", dependencies: ["CWaveRTShim"], path: "sdk", exclude: ["include", "runtime", "README.md"],
+                sources: ["host"], publicHeadersPath: "abi", linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("stdc++")]),
+        .target(name: "WaveRTSDK",
+                dependencies: ["CWaveRTSDK", "WaveRTPort", "WaveRTKernel", "WaveRTEngine", "WaveRTMemory", "CWaveRTShim"]),
         .target(name: "WaveRTTiming",
                 dependencies: ["WaveRTClient", "WaveRTPort", "WaveRTKernel", "WaveRTEngine", "WaveRTMemory",
                                .product(name: "Histogram", package: "hdrhistogram-swift")]),
@@ -62,9 +71,9 @@ let package = Package(
                                "WaveRTDMA", "WaveRTMemory", "CWaveRTShim"]),
         .target(name: "WaveRT",
                 dependencies: ["WaveRTMemory", "WaveRTDMA", "WaveRTEngine", "WaveRTHardware", "WaveRTKernel", "WaveRTPort",
-                               "WaveRTClient", "WaveRTExamples", "WaveRTTiming", "WaveRTALSA", "WaveRTRunner"]),
+                               "WaveRTClient", "WaveRTExamples", "WaveRTTiming", "WaveRTALSA", "WaveRTRunner", "WaveRTSDK"]),
         .executableTarget(name: "WaveRTCLI",
-                          dependencies: ["WaveRTRunner", "WaveRTTiming", "WaveRTExamples", "WaveRTClient", "WaveRTPort",
+                          dependencies: ["WaveRTRunner", "WaveRTTiming", "WaveRTSDK", "WaveRTExamples", "WaveRTClient", "WaveRTPort",
                                          "WaveRTKernel", "WaveRTEngine", "WaveRTDMA", "CALSA", "CWaveRTShim",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
@@ -83,6 +92,10 @@ let package = Package(
         .testTarget(name: "WaveRTExamplesTests",
                     dependencies: ["WaveRTExamples", "WaveRTClient", "WaveRTPort", "WaveRTKernel", "WaveRTHardware", "WaveRTEngine",
                                    "WaveRTDMA", "WaveRTMemory", "WaveRTTestSupport"]),
+        .testTarget(name: "WaveRTSDKTests",
+                    dependencies: ["WaveRTSDK", "WaveRTExamples", "WaveRTClient", "WaveRTPort", "WaveRTKernel", "WaveRTEngine",
+                                   "WaveRTMemory", "WaveRTTestSupport"],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "WaveRTKernelTests",
                     dependencies: ["WaveRTKernel", "WaveRTHardware", "WaveRTEngine", "WaveRTMemory", "WaveRTTestSupport"]),
         .testTarget(name: "WaveRTTimingTests",

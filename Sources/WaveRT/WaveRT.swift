@@ -10,6 +10,7 @@
 /// - ``WaveRTExamples``: the example miniports of `examples/`.
 /// - ``WaveRTTiming``: timing scenarios, the Windows position checks, reports and plots.
 /// - ``WaveRTALSA``: the ALSA sink and source.
+/// - ``WaveRTSDK``: C++ miniports built against the WDK's headers, loaded and run.
 /// - ``WaveRTRunner``: what `wavert play` and `record` do (and ``waveRTVersion``).
 @_exported import WaveRTMemory
 @_exported import WaveRTDMA
@@ -22,3 +23,4 @@
 @_exported import WaveRTTiming
 @_exported import WaveRTALSA
 @_exported import WaveRTRunner
+@_exported import WaveRTSDK

@@ -1,0 +1,2 @@
+// ntifs.h: the SDK puts what a WaveRT miniport needs from it in wdm.h.
+#include <wdm.h>

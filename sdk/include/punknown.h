@@ -1,0 +1,2 @@
+// punknown.h: kernel-mode IUnknown (see unknown.h).
+#include <unknown.h>

@@ -40,12 +40,12 @@ let package = Package(
             ]
         ),
         .executableTarget(
-            name: "EngineBenchmarks",
+            name: "RegisterPathBenchmarks",
             dependencies: [
                 .product(name: "WaveRT", package: "WaveRT"),
                 .product(name: "Benchmark", package: "benchmark"),
             ],
-            path: "Benchmarks/EngineBenchmarks",
+            path: "Benchmarks/RegisterPathBenchmarks",
             plugins: [
                 .plugin(name: "BenchmarkPlugin", package: "benchmark"),
             ]

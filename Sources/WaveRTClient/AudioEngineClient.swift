@@ -113,6 +113,8 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
     private let endOfData = Atomic<UInt64>(.max)
     private let playedPosition = Atomic<UInt64>(0)
     private var thread: RealTimeThread?
+    /// How the client's real-time thread fared (SCHED_FIFO, tid), while it runs on the monotonic clock.
+    public var threadStatus: RealTimeThread.Status? { thread?.status }
     private var scheduler: Scheduler?
     private var started = false
     private var runRequest: ClosedRange<UInt64>?

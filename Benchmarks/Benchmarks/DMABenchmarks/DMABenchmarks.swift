@@ -26,10 +26,11 @@ func recordRate(_ benchmark: Benchmark, bytes: Int, nanoseconds: UInt64) {
 }
 
 /// A 1 MiB scatter-gather buffer on memory fragmented so that no two of its
-/// pages are physically adjacent, programmed into a started pcie64-sg controller.
+/// pages are physically adjacent (allocated with MmAllocatePagesForMdlEx on an
+/// emulated machine), programmed page by page into a running pcie64-sg controller.
 final class GatherFixture: @unchecked Sendable {
     let memory: PhysicalMemory
-    let port: SimulatedPortWaveRTStream
+    let machine: Machine
     let mdl: MDL
     let mapping: UnsafeMutableRawPointer
     let dma: DMAController
@@ -38,54 +39,55 @@ final class GatherFixture: @unchecked Sendable {
     init() {
         memory = PhysicalMemory()
         memory.fragment(seed: 1, occupancy: 0.5, longestFreeRunPages: 1)
-        port = SimulatedPortWaveRTStream(memory: memory)
-        guard let mdl = port.allocatePagesForMdl(highAddress: .max, totalBytes: transferBytes) else {
-            fatalError("DMA gather: allocatePagesForMdl returned nil")
+        machine = Machine(timebase: VirtualClock(), memory: memory)
+        let (mdl, va): (MDL, UnsafeMutableRawPointer) = machine.withCurrent {
+            guard let mdl = mmAllocatePagesForMdlEx(0, .max, 0, transferBytes, .cached, []) else {
+                fatalError("DMA gather: MmAllocatePagesForMdlEx returned NULL")
+            }
+            guard let va = mmMapLockedPagesSpecifyCache(mdl, .cached) else { fatalError("DMA gather: mapping failed") }
+            return (mdl, va)
         }
         self.mdl = mdl
+        mapping = va
         let pfns = mdl.pageFrameNumbers
         precondition(pfns.count == pageCount && mdl.byteCount == transferBytes,
                      "DMA gather: got a partial MDL (\(pfns.count) pages, \(mdl.byteCount) bytes)")
         for i in 1..<pfns.count {
             let a = pfns[i - 1], b = pfns[i]
-            precondition(b != a + 1 && a != b + 1,
-                         "DMA gather: pages \(i - 1) and \(i) are physically adjacent (PFN \(a), \(b))")
+            precondition(b != a + 1 && a != b + 1, "DMA gather: pages \(i - 1) and \(i) are physically adjacent (PFN \(a), \(b))")
         }
-        let descriptors = [DMADescriptor](mdl: mdl, port: port, length: transferBytes)
-        precondition(descriptors.count == pageCount, "DMA gather: \(descriptors.count) segments, expected \(pageCount)")
+        // One descriptor per page: what a driver's scatter-gather list holds for scattered pages.
+        let descriptors = (0..<pageCount).map { DMADescriptor(address: mdl.physicalAddress(ofPage: $0), length: 4096) }
 
-        // Fill the buffer through its system-space mapping (this also faults the
-        // host pages in), so the DMA reads real data.
-        guard let va = port.mapAllocatedPages(mdl, cacheType: .cached) else {
-            fatalError("DMA gather: mapAllocatedPages returned nil")
-        }
-        mapping = va
+        // Fill the buffer through its system-space mapping, so the DMA reads real data.
         for i in 0..<transferBytes { va.storeBytes(of: UInt8(truncatingIfNeeded: i &* 31 &+ i >> 12), toByteOffset: i, as: UInt8.self) }
 
         dma = DMAController(profile: .pcie64SG, memory: memory)
         do {
-            try dma.program(descriptors: descriptors, buffer: mdl)
+            try dma.program(descriptors: descriptors)
         } catch {
             fatalError("DMA gather: program failed: \(error)")
         }
         precondition(dma.cycleLength == transferBytes, "DMA gather: cycle is \(dma.cycleLength) bytes")
-        dma.start()
-        precondition(dma.isRunning, "DMA gather: controller did not start")
+        dma.isRunning = true
 
         destination = .allocate(byteCount: transferBytes, alignment: 4096)
         memset(destination, 0, transferBytes)
         // One checked transfer: the gather must reproduce what was written.
         precondition(dma.read(into: destination, count: transferBytes) == transferBytes, "DMA gather: short read")
         precondition(memcmp(destination, va, transferBytes) == 0, "DMA gather: read back differs from the buffer")
-        precondition(dma.position == 0, "DMA gather: a whole cycle should leave the position at 0")
+        precondition(dma.cycleOffset == 0, "DMA gather: a whole cycle should leave the position at 0")
     }
 
     func tearDown() {
-        dma.stop()
+        dma.isRunning = false
         precondition(dma.faultEventCount == 0, "DMA gather: \(dma.faultEventCount) fault events")
-        port.unmapAllocatedPages(mapping, mdl: mdl)
-        port.freePagesFromMdl(mdl)
-        precondition(port.outstanding.isEmpty, "DMA gather: leaked \(port.outstanding)")
+        machine.withCurrent {
+            mmUnmapLockedPages(mapping, mdl)
+            mmFreePagesFromMdl(mdl)
+        }
+        precondition(memory.liveMDLs.isEmpty && machine.verifier.violations.isEmpty, "DMA gather: leaked or broke a rule")
+        machine.shutdown()
         destination.deallocate()
     }
 }

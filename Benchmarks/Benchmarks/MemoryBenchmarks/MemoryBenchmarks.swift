@@ -1,12 +1,13 @@
-// Benchmarks of the emulated memory DDIs a WaveRT miniport calls through
-// IPortWaveRTStream. See ../../README.md for what each measures and its goal.
+// Benchmarks of the emulated memory DDIs a WaveRT miniport calls (the kernel's
+// Mm* functions, which IPortWaveRTStream's memory methods share). See
+// ../../README.md for what each measures and its goal.
 import Benchmark
 import WaveRT
 
-/// One emulated machine and the port stream a miniport would be given.
+/// One emulated machine whose kernel DDIs the benchmark calls, at PASSIVE_LEVEL.
 final class Fixture: @unchecked Sendable {
     let memory: PhysicalMemory
-    let port: SimulatedPortWaveRTStream
+    let machine: Machine
 
     /// A fresh `PhysicalMemory()`; fragmented once if `longestFreeRunPages` is given.
     init(fragmentedTo longestFreeRunPages: Int? = nil) {
@@ -14,13 +15,14 @@ final class Fixture: @unchecked Sendable {
         if let longestFreeRunPages {
             memory.fragment(seed: 1, occupancy: 0.5, longestFreeRunPages: longestFreeRunPages)
         }
-        port = SimulatedPortWaveRTStream(memory: memory)
+        machine = Machine(timebase: VirtualClock(), memory: memory)
     }
 
-    /// Checks after the run that every iteration released what it took.
+    /// Checks after the run that every iteration released what it took and broke no rule.
     func checkNothingOutstanding(_ name: String) {
-        precondition(port.outstanding.isEmpty, "\(name): leaked \(port.outstanding)")
         precondition(memory.liveMDLs.isEmpty, "\(name): \(memory.liveMDLs.count) MDLs still live")
+        precondition(machine.verifier.violations.isEmpty, "\(name): \(machine.verifier.violations)")
+        machine.shutdown()
     }
 }
 
@@ -39,17 +41,18 @@ let benchmarks: @Sendable () -> Void = {
     // 1. The common path: a scatter-gather cyclic buffer, mapped, unmapped, freed.
     var fresh: Fixture?
     Benchmark("SG 1 MiB allocate+map+free") { (benchmark: Benchmark, fixture: Fixture) in
-        let port = fixture.port
-        for _ in benchmark.scaledIterations {
-            guard let mdl = port.allocatePagesForMdl(highAddress: .max, totalBytes: sgBytes) else {
-                fatalError("SG 1 MiB: allocatePagesForMdl returned nil")
+        fixture.machine.withCurrent {
+            for _ in benchmark.scaledIterations {
+                guard let mdl = mmAllocatePagesForMdlEx(0, .max, 0, sgBytes, .cached, []) else {
+                    fatalError("SG 1 MiB: MmAllocatePagesForMdlEx returned NULL")
+                }
+                guard let va = mmMapLockedPagesSpecifyCache(mdl, .cached) else {
+                    fatalError("SG 1 MiB: MmMapLockedPagesSpecifyCache returned NULL")
+                }
+                blackHole(va)
+                mmUnmapLockedPages(va, mdl)
+                mmFreePagesFromMdl(mdl)
             }
-            guard let va = port.mapAllocatedPages(mdl, cacheType: .cached) else {
-                fatalError("SG 1 MiB: mapAllocatedPages returned nil")
-            }
-            blackHole(va)
-            port.unmapAllocatedPages(va, mdl: mdl)
-            port.freePagesFromMdl(mdl)
         }
     } setup: { () -> Fixture in
         let fixture = Fixture()
@@ -64,19 +67,17 @@ let benchmarks: @Sendable () -> Void = {
     //    16-page runs exist, the allocator has to find one.
     var fragmented: Fixture?
     Benchmark("Contiguous 64 KiB on fragmented memory") { (benchmark: Benchmark, fixture: Fixture) in
-        let port = fixture.port
-        for _ in benchmark.scaledIterations {
-            guard let mdl = port.allocateContiguousPagesForMdl(lowAddress: 0, highAddress: .max,
-                                                               totalBytes: contiguousBytes)
-            else {
-                fatalError("Contiguous 64 KiB: allocateContiguousPagesForMdl returned nil")
+        fixture.machine.withCurrent {
+            for _ in benchmark.scaledIterations {
+                guard let va = mmAllocateContiguousMemorySpecifyCache(contiguousBytes, 0, .max, 0, .cached) else {
+                    fatalError("Contiguous 64 KiB: MmAllocateContiguousMemorySpecifyCache returned NULL")
+                }
+                mmFreeContiguousMemory(va)
             }
-            port.freePagesFromMdl(mdl)
         }
     } setup: { () -> Fixture in
         let fixture = Fixture(fragmentedTo: 32)
-        precondition(fixture.memory.longestFreeRunPages >= contiguousBytes / 4096,
-                     "fragmented memory has no 16-page run")
+        precondition(fixture.memory.longestFreeRunPages >= contiguousBytes / 4096, "fragmented memory has no 16-page run")
         fragmented = fixture
         return fixture
     } teardown: {
@@ -85,15 +86,13 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     // 3. The same request on memory whose longest free run is 8 pages: every
-    //    call fails (nil), as the WDK warns; this measures how fast it says so.
+    //    call fails (NULL), as the WDK warns; this measures how fast it says so.
     var hopeless: Fixture?
     Benchmark("Contiguous 64 KiB failing on fragmented memory") { (benchmark: Benchmark, fixture: Fixture) in
-        let port = fixture.port
-        for _ in benchmark.scaledIterations {
-            let mdl = port.allocateContiguousPagesForMdl(lowAddress: 0, highAddress: .max,
-                                                         totalBytes: contiguousBytes)
-            guard mdl == nil else {
-                fatalError("Contiguous 64 KiB failing: got an MDL from memory with no 16-page run")
+        fixture.machine.withCurrent {
+            for _ in benchmark.scaledIterations {
+                let va = mmAllocateContiguousMemorySpecifyCache(contiguousBytes, 0, .max, 0, .cached)
+                guard va == nil else { fatalError("Contiguous 64 KiB failing: got memory with no 16-page run") }
             }
         }
     } setup: { () -> Fixture in
@@ -104,8 +103,8 @@ let benchmarks: @Sendable () -> Void = {
         return fixture
     } teardown: {
         // Each failure files one Diagnostic (part of what is measured); drop them.
-        hopeless?.checkNothingOutstanding("Contiguous 64 KiB failing")
         hopeless?.memory.diagnostics.removeAll()
+        hopeless?.checkNothingOutstanding("Contiguous 64 KiB failing")
         hopeless = nil
     }
 }

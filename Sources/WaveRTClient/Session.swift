@@ -64,15 +64,18 @@ public final class MiniportSession: @unchecked Sendable {
     ///   - timebase: a ``VirtualClock`` for exact, fast runs; the monotonic (or a device) timebase to listen.
     ///   - source: what a render client plays. `recorder`: where a capture client puts what it reads.
     ///   - speaker, microphone: the device's output and input.
+    ///   - trace: records what the machine, the port and the client do, for a Chrome/Perfetto trace
+    ///     (``ChromeTrace``); make it with the timebase's current reading as its origin.
     public init(miniport: any MiniportWaveRT, setup: StreamSetup, timebase: any Timebase, memory: PhysicalMemory = PhysicalMemory(),
                 source: (any SampleSource)? = nil, recorder: (any AudioSink)? = nil,
-                speaker: (any AudioSink)? = nil, microphone: (any AudioSource)? = nil, monitorGlitches: Bool = true) throws(SessionError)
+                speaker: (any AudioSink)? = nil, microphone: (any AudioSource)? = nil, monitorGlitches: Bool = true,
+                trace: TraceRecorder? = nil) throws(SessionError)
     {
         if let rate = source?.nativeSampleRate, rate != setup.format.sampleRate {
             throw .rateMismatch(sourceRate: rate, streamRate: setup.format.sampleRate)
         }
         self.setup = setup
-        machine = Machine(timebase: timebase, memory: memory, timerResolution: setup.timerResolution)
+        machine = Machine(timebase: timebase, memory: memory, timerResolution: setup.timerResolution, trace: trace)
         do {
             adapter = try Adapter(kind: setup.hardware, machine: machine, profile: setup.dmaProfile, faithfulFaults: setup.faithfulFaults,
                                   coarsePosition: setup.coarsePosition, speaker: speaker, microphone: microphone)

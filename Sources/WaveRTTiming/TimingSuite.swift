@@ -47,9 +47,12 @@ public enum TimingSuite {
     ///   - setup: the hardware it drives, the stream and the client (render only).
     ///   - name: what the report calls the miniport.
     ///   - memory: the machine's physical memory (fragment it to test allocation paths).
+    ///   - trace: records the run for a Chrome/Perfetto trace (``ChromeTrace``); on the virtual clock
+    ///     its origin is 0, the clock's start.
     ///   - progress: called every stream second (virtual) or every 20 ms (system).
     public static func run(miniport: () -> any MiniportWaveRT, setup: StreamSetup, scenario: TimingScenario, name: String? = nil,
-                           memory: PhysicalMemory = PhysicalMemory(), progress: ((Progress) -> Void)? = nil) throws(TimingError) -> TimingReport
+                           memory: PhysicalMemory = PhysicalMemory(), trace: TraceRecorder? = nil,
+                           progress: ((Progress) -> Void)? = nil) throws(TimingError) -> TimingReport
     {
         guard !scenario.steps.isEmpty, scenario.durationNanoseconds > 0 else { throw .emptyScenario }
         guard !setup.capture else { throw .captureNotMeasured }
@@ -70,7 +73,7 @@ public enum TimingSuite {
         let session: MiniportSession
         do {
             session = try MiniportSession(miniport: miniport(), setup: setup, timebase: timebase, memory: memory,
-                                          source: SilenceGenerator())
+                                          source: SilenceGenerator(), trace: trace)
         } catch {
             throw .session(error.description)
         }

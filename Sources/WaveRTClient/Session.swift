@@ -85,8 +85,9 @@ public final class MiniportSession: @unchecked Sendable {
         do {
             port = try WaveRTPort(miniport: miniport, adapter: adapter)
         } catch {
+            let details = Self.details(machine: machine, adapter: adapter)
             machine.shutdown()
-            throw .port(error.description, details: [])
+            throw .port(error.description, details: details)
         }
         let pinID = setup.capture ? 2 : 0
         switch port.createPin(pinID, dataFormat: KSDataFormat(setup.format)) {
@@ -112,9 +113,11 @@ public final class MiniportSession: @unchecked Sendable {
         }
     }
 
-    static func details(machine: Machine, adapter: Adapter) -> [String] {
-        adapter.guestErrors + machine.verifier.violations.map(\.description)
-            + machine.memory.diagnostics.all.filter { $0.severity != .info }.map(\.description) + machine.debugOutput
+    static func details(machine: Machine, adapter: Adapter) -> SessionError.Details {
+        let verifier = machine.verifier.violations
+        return .init(verifier: verifier,
+                     lines: adapter.guestErrors + verifier.map(\.description)
+                         + machine.memory.diagnostics.all.filter { $0.severity != .info }.map(\.description) + machine.debugOutput)
     }
 
     /// Pre-rolls and runs the stream: STOP → ACQUIRE → PAUSE → RUN through the port.
@@ -185,13 +188,33 @@ public struct SessionReport: Sendable {
 
 public enum SessionError: Error, CustomStringConvertible {
     case hardware(String)
-    case port(String, details: [String])
-    case pin(status: NTStatus, format: StreamFormat, details: [String])
-    case client(ClientError, details: [String])
+    case port(String, details: Details)
+    case pin(status: NTStatus, format: StreamFormat, details: Details)
+    case client(ClientError, details: Details)
     case rateMismatch(sourceRate: Int, streamRate: Int)
 
+    /// What the machine said about a refusal: the verifier's findings, and every complaint in words
+    /// (the hardware's guest errors, the findings, the memory DDIs' diagnostics, the driver's DbgPrint).
+    public struct Details: Sendable {
+        public var verifier: [VerifierViolation]
+        public var lines: [String]
+
+        public init(verifier: [VerifierViolation] = [], lines: [String] = []) {
+            self.verifier = verifier
+            self.lines = lines
+        }
+    }
+
+    /// The verifier's findings that came with the refusal (a buffer beyond its MDL, say).
+    public var verifier: [VerifierViolation] {
+        switch self {
+        case .port(_, let d), .pin(_, _, let d), .client(_, let d): d.verifier
+        case .hardware, .rateMismatch: []
+        }
+    }
+
     public var description: String {
-        func with(_ head: String, _ details: [String]) -> String { ([head] + details.map { "  \($0)" }).joined(separator: "\n") }
+        func with(_ head: String, _ details: Details) -> String { ([head] + details.lines.map { "  \($0)" }).joined(separator: "\n") }
         switch self {
         case .hardware(let why): return "the hardware could not be set up: \(why)"
         case .port(let why, let details): return with(why, details)

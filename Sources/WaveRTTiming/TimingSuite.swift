@@ -46,7 +46,9 @@ public enum TimingSuite {
     ///   - miniport: makes the miniport under test.
     ///   - setup: the hardware it drives, the stream and the client (render only).
     ///   - name: what the report calls the miniport.
-    ///   - memory: the machine's physical memory (fragment it to test allocation paths).
+    ///   - memory: the machine's physical memory (fragment it to test allocation paths). When the port
+    ///     refuses what the miniport did with it (a buffer beyond its MDL), the report fails the
+    ///     verifier check with the findings, the stream never having opened.
     ///   - trace: records the run for a Chrome/Perfetto trace (``ChromeTrace``); on the virtual clock
     ///     its origin is 0, the clock's start.
     ///   - progress: called every stream second (virtual) or every 20 ms (system).
@@ -75,6 +77,8 @@ public enum TimingSuite {
             session = try MiniportSession(miniport: miniport(), setup: setup, timebase: timebase, memory: memory,
                                           source: SilenceGenerator(), trace: trace)
         } catch {
+            // Refused with the verifier's findings: the miniport broke a rule, a named check says which.
+            if !error.verifier.isEmpty { return TimingAssembly.refused(scenario: scenario, setup: setup, name: name, error: error) }
             throw .session(error.description)
         }
         let client = session.client

@@ -74,7 +74,7 @@ let package = Package(
                                "WaveRTClient", "WaveRTExamples", "WaveRTTiming", "WaveRTALSA", "WaveRTRunner", "WaveRTSDK"]),
         .executableTarget(name: "WaveRTCLI",
                           dependencies: ["WaveRTRunner", "WaveRTTiming", "WaveRTSDK", "WaveRTExamples", "WaveRTClient", "WaveRTPort",
-                                         "WaveRTKernel", "WaveRTEngine", "WaveRTDMA", "CALSA", "CWaveRTShim",
+                                         "WaveRTKernel", "WaveRTEngine", "WaveRTDMA", "WaveRTMemory", "CALSA", "CWaveRTShim",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // Shared by the test targets (never the umbrella).

@@ -38,7 +38,7 @@ public struct ExampleMiniport: Sendable {
         ExampleMiniport(name: "buggy-highmem", summary: "BUG: ignores the device's 32-bit limit (try --faithful-faults)",
                         hardware: .sg, profileName: "pci32-sg", format: .cd48k, bufferMilliseconds: 10, notificationCount: 2, packetMode: false,
                         formats: "as simple", make: { BuggyHighMemoryMiniport() }),
-        ExampleMiniport(name: "buggy-partial", summary: "BUG: ignores a partial AllocatePagesForMdl (shows on fragmented memory)",
+        ExampleMiniport(name: "buggy-partial", summary: "BUG: ignores a partial AllocatePagesForMdl (try --fragment-memory scarce --buffer-ms 200)",
                         hardware: .sg, profileName: "pci32-sg", format: .cd48k, bufferMilliseconds: 10, notificationCount: 2, packetMode: false,
                         formats: "as simple", make: { BuggyPartialMiniport() }),
         ExampleMiniport(name: "buggy-no-ioc", summary: "BUG: BDL without IOC: no interrupts, no notifications",

@@ -10,24 +10,26 @@ import WaveRTRunner
 struct PlayCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "play",
-        abstract: "Play an example miniport through ALSA, in real time.",
+        abstract: "Play an example miniport (or a C++ one, --miniport) through ALSA, in real time.",
         discussion: """
             The client writes the source into the miniport's cyclic buffer, the miniport's \
             emulated hardware moves it by DMA into the device's output FIFO, and ALSA plays \
             what comes out. Without a sound card the default device falls back to ALSA's file \
             plugin and writes wavert-output.wav, still paced in real time. SIGINT, SIGTERM and \
             SIGHUP stop cleanly (drained, WAV finished, report written); a second one exits at \
-            once with 128 + its number. A run the driver verifier found fault with exits 1.
+            once with 128 + its number. A run the driver verifier found fault with, or in which \
+            the miniport crashed (its report on stderr), exits 1.
             """)
 
     @OptionGroup var stream: StreamFlags
     @Option(help: "tone:HZ[:DBFS] (DBFS at most 0) or file:PATH.") var source = "tone:440:-12"
     @Option(help: "ALSA PCM name, from your ALSA configuration (ALSA_CONFIG_PATH, ~/.asoundrc, ...).") var device = "default"
     @OptionGroup var alsa: RunFlags
+    @OptionGroup var traceFlags: TraceFlags
 
     /// What the flags ask for, checked.
     struct Plan {
-        var example: ExampleMiniport
+        var miniport: RunMiniport
         var setup: StreamSetup
         var clock: RunClock
         var source: any SampleSource
@@ -41,9 +43,10 @@ struct PlayCommand: ParsableCommand {
     func run() throws {
         let plan = try plan()
         try RunOutput.installStopSignals()
-        let options = Player.Options(example: plan.example, setup: plan.setup, source: plan.source, device: device,
+        let options = Player.Options(miniport: plan.miniport, setup: plan.setup, source: plan.source, device: device,
                                      clock: plan.clock, duration: alsa.duration, alsaLatencyMilliseconds: alsa.latencyMs,
-                                     alsaPeriods: alsa.periods, stop: { RunOutput.stopRequested })
+                                     alsaPeriods: alsa.periods, memory: try stream.memory(), trace: try traceFlags.options(),
+                                     stop: { RunOutput.stopRequested })
         var result: Player.Report
         do {
             result = try Player.play(options, say: { print($0) }, status: RunOutput.terminal ? { s in
@@ -59,25 +62,27 @@ struct PlayCommand: ParsableCommand {
             result.notes.append(stopped)
             print(stopped)
         }
-        print("played \(result.framesPlayed) frames of \(plan.example.name) on \(result.device) in \(String(format: "%.2f", result.wallSeconds)) s: " +
+        print("played \(result.framesPlayed) frames of \(plan.miniport.name) on \(result.device) in \(String(format: "%.2f", result.wallSeconds)) s: " +
               "\(result.glitches) glitches, \(result.xruns) xruns, \(result.framesLost) frames lost, \(result.dmaFaults) DMA faults; " +
               "ALSA buffer \(result.alsaBufferFrames) frames in periods of \(result.alsaPeriodFrames)")
         if let file = result.outputFile { print("output: \(file)") }
+        RunOutput.noteTrace(result.trace, dropped: result.traceDropped)
         RunOutput.warn(guestErrors: result.guestErrors, leaks: result.leaks)
         try RunOutput.write(result, to: alsa.report)
-        try RunOutput.verdict(result.verifier)
+        try RunOutput.verdict(result.verifier, crash: result.crash)
     }
 
     /// Every flag checked, each error naming the flag and what it accepts.
     private func plan() throws -> Plan {
-        let ex = try stream.resolvedExample()
+        let ex = try stream.resolvedMiniport()
         let clock = try alsa.check()
+        _ = try traceFlags.options()
         let (sampleSource, fileFormat) = try parseSource(source)
         let setup = try stream.setup(for: ex, fallbackFormat: fileFormat, capture: false)
         if let file = fileFormat, file.sampleRate != setup.format.sampleRate {
             throw ValidationError("--source '\(source)' is at \(file.sampleRate) Hz but --format asks for \(setup.format.sampleRate) Hz; play it at the file's rate or resample it first")
         }
-        return Plan(example: ex, setup: setup, clock: clock, source: sampleSource)
+        return Plan(miniport: ex, setup: setup, clock: clock, source: sampleSource)
     }
 
     /// tone:HZ[:DBFS] or file:PATH; for a file, its format too.

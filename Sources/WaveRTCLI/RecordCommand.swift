@@ -17,7 +17,7 @@ struct RecordCommand: ParsableCommand {
             --device wavert_input:FILE=PATH records the raw samples of a file in the stream's \
             format. SIGINT, SIGTERM and SIGHUP stop cleanly (WAV finished, report written); a \
             second one exits at once with 128 + its number. A run the driver verifier found \
-            fault with exits 1.
+            fault with, or in which the miniport crashed, exits 1.
             """)
 
     @OptionGroup var stream: StreamFlags
@@ -25,21 +25,24 @@ struct RecordCommand: ParsableCommand {
     var device = "default"
     @Option(help: "The WAV file to write.") var output: String
     @OptionGroup var alsa: RunFlags
+    @OptionGroup var traceFlags: TraceFlags
 
     func validate() throws {
-        let ex = try stream.resolvedExample()
+        let ex = try stream.resolvedMiniport()
         _ = try alsa.check()
+        _ = try traceFlags.options()
         _ = try stream.setup(for: ex, capture: true)
         guard !output.isEmpty else { throw ValidationError("--output needs a path for the WAV file") }
     }
 
     func run() throws {
-        let ex = try stream.resolvedExample()
+        let ex = try stream.resolvedMiniport()
         let clock = try alsa.check()
         let setup = try stream.setup(for: ex, capture: true)
         try RunOutput.installStopSignals()
-        let options = Recorder.Options(example: ex, setup: setup, output: output, device: device, clock: clock,
+        let options = Recorder.Options(miniport: ex, setup: setup, output: output, device: device, clock: clock,
                                        duration: alsa.duration, alsaLatencyMilliseconds: alsa.latencyMs, alsaPeriods: alsa.periods,
+                                       memory: try stream.memory(), trace: try traceFlags.options(),
                                        stop: { RunOutput.stopRequested })
         var result: Recorder.Report
         do {
@@ -59,8 +62,9 @@ struct RecordCommand: ParsableCommand {
               "\(result.glitches) glitches, \(result.xruns) xruns, \(result.silenceFrames) frames of silence, \(result.framesLost) frames lost, " +
               "\(result.dmaFaults) DMA faults; ALSA buffer \(result.alsaBufferFrames) frames in periods of \(result.alsaPeriodFrames)")
         print("output: \(result.output)")
+        RunOutput.noteTrace(result.trace, dropped: result.traceDropped)
         RunOutput.warn(guestErrors: result.guestErrors, leaks: result.leaks)
         try RunOutput.write(result, to: alsa.report)
-        try RunOutput.verdict(result.verifier)
+        try RunOutput.verdict(result.verifier, crash: result.crash)
     }
 }

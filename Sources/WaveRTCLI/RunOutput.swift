@@ -35,6 +35,17 @@ enum RunOutput {
         if terminal { print("") }
     }
 
+    /// A stream the port refused because of the miniport's bug (a verifier finding, a crash), on stderr.
+    static func refused(_ message: String) {
+        FileHandle.standardError.write(Data("wavert: \(message)\n".utf8))
+    }
+
+    /// Says where the trace went, or why it did not.
+    static func noteTrace(_ written: String?, dropped: UInt64?) {
+        guard let written else { return }
+        print("trace: \(written)" + (dropped.map { $0 > 0 ? " (the ring was full: \($0) records dropped)" : "" } ?? ""))
+    }
+
     static func fail(_ error: any Error) -> ExitCode {
         endStatusLine()
         FileHandle.standardError.write(Data("wavert: \(error)\n".utf8))
@@ -54,9 +65,14 @@ enum RunOutput {
         for l in leaks { FileHandle.standardError.write(Data("wavert: leaked: \(l)\n".utf8)) }
     }
 
-    /// A run the driver verifier found fault with ends in failure, once everything is written.
-    static func verdict(_ verifier: [VerifierEntry]) throws {
-        guard !verifier.isEmpty else { return }
+    /// A run in which the miniport crashed, or the driver verifier found fault, ends in failure once
+    /// everything is written: the crash report (signal, call, last DDI, backtrace) and the findings on stderr.
+    static func verdict(_ verifier: [VerifierEntry], crash: String? = nil) throws {
+        if let crash { FileHandle.standardError.write(Data("wavert: \(crash)\n".utf8)) }
+        guard !verifier.isEmpty else {
+            if crash != nil { throw ExitCode.failure }
+            return
+        }
         FileHandle.standardError.write(Data("wavert: the driver verifier found \(verifier.count) violation\(verifier.count == 1 ? "" : "s"):\n".utf8))
         for v in verifier.prefix(20) {
             FileHandle.standardError.write(Data("  \(v.rule): \(v.ddi) at \(v.irql): \(v.detail)\n".utf8))

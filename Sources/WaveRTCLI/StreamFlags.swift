@@ -4,13 +4,20 @@ import WaveRTDMA
 import WaveRTEngine
 import WaveRTExamples
 import WaveRTKernel
+import WaveRTMemory
 import WaveRTRunner
 
 /// The flags that say which example runs and how its stream is set up,
 /// shared by `play` and `record`. Each check's error names the flag and what
 /// it accepts.
 struct StreamFlags: ParsableArguments {
-    @Option(help: "Example miniport (see 'wavert examples').") var example = "hda"
+    @Option(help: "Example miniport (see 'wavert examples'; default hda).") var example: String?
+    @Option(help: "A C++ miniport library built with 'wavert sdk build' (instead of --example).") var miniport: String?
+    @Option(help: "hda, isa or sg: the adapter a --miniport library drives (default: what the library declares, else hda).")
+    var hardware: String?
+    @Option(name: .customLong("fragment-memory"),
+            help: "Fragment the machine's memory: scarce, or OCCUPANCY:LONGEST_FREE_RUN_PAGES[:SEED] (e.g. 0.999:1).")
+    var fragmentMemory: String?
     @Option(help: "RATE:BITS:CHANNELS, BITS 16, 24, 32 or 32f (default: the example's, or a source file's).") var format: String?
     @Option(name: .customLong("buffer-ms"), help: "Cyclic buffer length in milliseconds (rounded to whole packets).")
     var bufferMs: Int?
@@ -24,16 +31,31 @@ struct StreamFlags: ParsableArguments {
     var timerResolution = "default"
 
     func resolvedExample() throws -> ExampleMiniport {
-        guard let ex = ExampleMiniport.named(example) else {
-            throw ValidationError("no example named '\(example)'; try: \(ExampleMiniport.all.map(\.name).joined(separator: ", "))")
+        let name = example ?? MiniportChoice.defaultExample
+        guard let ex = ExampleMiniport.named(name) else {
+            throw ValidationError("no example named '\(name)'; try: \(ExampleMiniport.all.map(\.name).joined(separator: ", "))")
         }
         return ex
     }
+
+    /// The miniport `--example` or `--miniport` (with `--hardware`) names.
+    func resolvedMiniport() throws -> RunMiniport {
+        try MiniportChoice.resolve(example: example, miniport: miniport, hardware: hardware)
+    }
+
+    /// Each session's memory, as `--fragment-memory` asks (nil: a fresh machine's).
+    func memory() throws -> (@Sendable () -> PhysicalMemory)? { try MiniportChoice.memory(fragmentMemory) }
 
     /// The stream these flags describe, checked against the example's miniport
     /// (a format its hardware cannot take is refused here, with what it takes).
     /// - Parameter fallbackFormat: the format when `--format` is not given (a source file's), else the example's.
     func setup(for ex: ExampleMiniport, fallbackFormat: StreamFormat? = nil, capture: Bool) throws -> StreamSetup {
+        try setup(for: RunMiniport(example: ex), fallbackFormat: fallbackFormat, capture: capture)
+    }
+
+    /// As ``setup(for:fallbackFormat:capture:)`` for any miniport: a C++ one's formats are what its
+    /// filter descriptor declares, so a format it does not take is refused by the port, and said so.
+    func setup(for ex: RunMiniport, fallbackFormat: StreamFormat? = nil, capture: Bool) throws -> StreamSetup {
         if let n = notifications, n != 1 && n != 2 { throw ValidationError("--notifications must be 1 or 2; got \(n)") }
         if let ms = bufferMs, ms <= 0 { throw ValidationError("--buffer-ms must be positive; got \(ms)") }
         if bufferMs != nil && bufferFrames != nil {
@@ -52,7 +74,13 @@ struct StreamFlags: ParsableArguments {
         let setup = ex.streamSetup(format: streamFormat, bufferMilliseconds: bufferMs.map(Double.init), bufferFrames: bufferFrames,
                                    notificationCount: count, dmaProfile: profile, faithfulFaults: faithfulFaults,
                                    timerResolution: resolution, capture: capture)
-        if let why = ex.refusal(of: setup) { throw ValidationError(why) }
+        if let refusal = ex.check(setup, memory: try memory()) {
+            // The miniport broke a rule opening the stream (the port refused a buffer beyond its MDL,
+            // say) or crashed: its bug, not a mistake in the flags. Said, then exit 1 as the verifier's verdict.
+            guard refusal.isMiniportBug else { throw ValidationError(refusal.message) }
+            RunOutput.refused(refusal.message)
+            throw ExitCode.failure
+        }
         return setup
     }
 

@@ -5,7 +5,9 @@ import WaveRTDMA
 import WaveRTEngine
 import WaveRTExamples
 import WaveRTKernel
+import WaveRTMemory
 import WaveRTPort
+import WaveRTRunner
 import WaveRTTiming
 
 /// `wavert timing`: runs the timing suite on an example miniport, prints the
@@ -14,7 +16,7 @@ import WaveRTTiming
 struct TimingCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "timing",
-        abstract: "Measure an example miniport's timing the way Windows' position tests do.",
+        abstract: "Measure an example miniport's (or a C++ one's, --miniport) timing the way Windows' position tests do.",
         discussion: """
             Reads the position from the client's side (KSPROPERTY_AUDIO_POSITION and the mapped position register) \
             every 2.618 ms with the time of each read, and the position at each notification the client receives, \
@@ -26,7 +28,13 @@ struct TimingCommand: ParsableCommand {
             Exit status: 0 every check passed, 1 a check failed, 2 the run could not be made.
             """)
 
-    @Option(help: "Example miniport (see 'wavert examples').") var example = "hda"
+    @Option(help: "Example miniport (see 'wavert examples'; default hda).") var example: String?
+    @Option(help: "A C++ miniport library built with 'wavert sdk build' (instead of --example).") var miniport: String?
+    @Option(help: "hda, isa or sg: the adapter a --miniport library drives (default: what the library declares, else hda).")
+    var hardware: String?
+    @Option(name: .customLong("fragment-memory"),
+            help: "Fragment the machine's memory: scarce, or OCCUPANCY:LONGEST_FREE_RUN_PAGES[:SEED] (e.g. 0.999:1).")
+    var fragmentMemory: String?
     @Option(help: "RATE:BITS:CHANNELS, BITS 16, 24, 32 or 32f (default: the example's).") var format: String?
     @Option(name: .customLong("buffer-ms"), help: "Cyclic buffer length in milliseconds (default: the example's).") var bufferMs: Int?
     @Option(name: .customLong("buffer-frames"), help: "Cyclic buffer length in frames (instead of --buffer-ms).") var bufferFrames: Int?
@@ -44,12 +52,15 @@ struct TimingCommand: ParsableCommand {
     @Option(help: "Write the SVG plot here.") var plot: String?
     @Flag(name: .customLong("windows-only"), help: "Exit 0 when the Windows limits pass, whatever the stricter figures say.")
     var windowsOnly = false
+    @OptionGroup var traceFlags: TraceFlags
 
     /// What the flags ask for, checked.
     struct Plan {
-        var example: ExampleMiniport
+        var example: RunMiniport
         var setup: StreamSetup
         var scenario: TimingScenario
+        var memory: (@Sendable () -> PhysicalMemory)?
+        var trace: TraceOptions?
     }
 
     /// Runs before run(), so a mistake is reported with this subcommand's usage.
@@ -60,13 +71,20 @@ struct TimingCommand: ParsableCommand {
         let terminal = isatty(STDOUT_FILENO) == 1
         let progress = ProgressLine(enabled: terminal)
         let result: TimingReport
+        // The virtual clock starts at 0; the system clock's trace counts from the start of the run.
+        let trace = plan.trace?.recorder(origin: plan.scenario.clock == .virtual ? 0 : MonotonicTimebase.shared.now)
+        defer { writeTrace(trace, plan) }
         do {
             result = try TimingSuite.run(miniport: plan.example.make, setup: plan.setup, scenario: plan.scenario,
-                                         name: plan.example.name, progress: progress.update)
+                                         name: plan.example.name, memory: plan.memory?() ?? PhysicalMemory(), trace: trace,
+                                         progress: progress.update)
         } catch {
             progress.clear()
             var message = "wavert: \(error.description)\n"
-            if error.description.contains("refused a stream") { message += "wavert: \(plan.example.name) plays \(plan.example.formats)\n" }
+            if error.description.contains("refused a stream") {
+                message += "wavert: \(plan.example.name) " + (plan.example.formats.map { "plays \($0)" } ?? "refused it: \(plan.example.formatsDescription(capture: false))") + "\n"
+            }
+            if let crash = plan.example.crashReport() { message += "wavert: \(crash)\n" }
             FileHandle.standardError.write(Data(message.utf8))
             throw ExitCode(2)
         }
@@ -85,14 +103,30 @@ struct TimingCommand: ParsableCommand {
             FileHandle.standardError.write(Data("wavert: cannot write the report: \(error.localizedDescription)\n".utf8))
             throw ExitCode(2)
         }
+        if let crash = plan.example.crashReport() {
+            FileHandle.standardError.write(Data("wavert: \(crash)\n".utf8))
+            throw ExitCode(1)
+        }
         if !result.passes(windowsOnly ? .windows : .strict) { throw ExitCode(1) }
+    }
+
+    /// Writes the trace the run recorded (whatever became of the run), and says where.
+    private func writeTrace(_ trace: TraceRecorder?, _ plan: Plan) {
+        guard let trace, let path = plan.trace?.path else { return }
+        do {
+            try ChromeTrace.write(trace, to: path, metadata: RunTrace.metadata(command: "timing", miniport: plan.example.name,
+                                                                                 setup: plan.setup, clock: plan.scenario.clock.rawValue))
+            if isatty(STDOUT_FILENO) != 1 || trace.droppedCount > 0 { RunOutput.noteTrace(path, dropped: trace.droppedCount) }
+        } catch {
+            FileHandle.standardError.write(Data("wavert: \(error)\n".utf8))
+        }
     }
 
     /// Every flag checked, each error naming the flag and what it accepts.
     private func plan() throws -> Plan {
-        guard let ex = ExampleMiniport.named(example) else {
-            throw ValidationError("no example named '\(example)'; try: \(ExampleMiniport.all.map(\.name).joined(separator: ", "))")
-        }
+        let ex = try MiniportChoice.resolve(example: example, miniport: miniport, hardware: hardware)
+        let memory = try MiniportChoice.memory(fragmentMemory)
+        let trace = try traceFlags.options()
         guard let clock = TimingScenario.Clock(rawValue: clock) else { throw ValidationError("--clock must be virtual or system; got '\(clock)'") }
         guard let resolution = Machine.TimerResolution(rawValue: timerResolution) else {
             throw ValidationError("--timer-resolution must be default or high; got '\(timerResolution)'")
@@ -121,8 +155,8 @@ struct TimingCommand: ParsableCommand {
         do {
             if let dma {
                 setup.dmaProfile = try DMAProfile.named(dma)
-            } else if let name = ex.profileName {
-                setup.dmaProfile = DMAProfile.preset(named: name)
+            } else {
+                setup.dmaProfile = ex.dmaProfile
             }
         } catch {
             throw ValidationError("--dma: \(error)")
@@ -137,7 +171,7 @@ struct TimingCommand: ParsableCommand {
         }
         setup.timerResolution = resolution
         let scenario = TimingScenario(steps: TimingScenario.standardSteps(seconds: duration), clock: clock)
-        return Plan(example: ex, setup: setup, scenario: scenario)
+        return Plan(example: ex, setup: setup, scenario: scenario, memory: memory, trace: trace)
     }
 
     static func parseFormat(_ text: String) throws -> StreamFormat {

@@ -73,6 +73,9 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
     public let positionRegister: MappedRegister?
     let fifoBytes: UInt64
     private let timebase: any Timebase
+    /// The machine's trace recorder (nil: not tracing) and this stream's number on it.
+    private let trace: TraceRecorder?
+    private let traceStream: UInt32
 
     /// Client-thread state (the thread, or the clock's stepping, owns it), behind a pointer:
     /// the wake path reads and writes it without exclusivity checks.
@@ -143,6 +146,8 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
         self.recorder = recorder
         source?.prepare(format: format)
         timebase = port.machine.timebase
+        trace = port.machine.trace
+        traceStream = pin.streamID
         let notifying = notificationCount > 0 && (try? pin.queryNotificationSupport().get()) == true
         let result = notifying ? pin.buffer(requestedSize: requestedBytes, notificationCount: notificationCount)
             : pin.buffer(requestedSize: requestedBytes)
@@ -175,7 +180,8 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
         positionRegister = try? pin.positionRegister().get()
         fifoBytes = UInt64((try? pin.hwLatency().get())?.fifoSize ?? 0)
         if monitorGlitches, let pages = pin.bufferPages {
-            let m = GlitchMonitor(mdl: pages.mdl, offset: pages.offset, size: pages.size, blockAlign: format.blockAlign, capture: capture)
+            let m = GlitchMonitor(mdl: pages.mdl, offset: pages.offset, size: pages.size, blockAlign: format.blockAlign, capture: capture,
+                                  trace: trace, stream: traceStream)
             port.adapter.dmaObservers.add(m)
             monitor = m
         } else {
@@ -386,6 +392,8 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
     /// What the client does at each wake: tell the observer, write (or read)
     /// what it can, then publish its watermark for the glitch monitor.
     func step(now: UInt64, signalled: Bool) {
+        trace?.record(.clientWakeBegin, stream: traceStream, at: now, signalled ? 1 : 0)
+        defer { trace?.record(.clientWakeEnd, stream: traceStream, at: timebase.now) }
         wakes.add(1, ordering: .relaxed)
         if signalled { packetsSignalled += 1 }
         observer?.clientWoke(self, at: now, signalled: signalled)
@@ -478,6 +486,8 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
     private func fill(upTo target: UInt64) {
         let size = UInt64(buffer.actualSize)
         let blockAlign = format.blockAlign
+        let from = watermark
+        defer { if let trace, watermark > from { trace.record(.clientWrite, stream: traceStream, at: timebase.now, from, watermark) } }
         while watermark < target {
             let offset = Int(watermark % size)
             let bytes = Int(min(target - watermark, size - UInt64(offset)))
@@ -556,6 +566,8 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
         // the read happens, and is judged, at a time the position was true.
         port.machine.synchronizeDevices()
         let now = max(wake, timebase.now)
+        let from = watermark
+        defer { if let trace, watermark > from { trace.record(.clientRead, stream: traceStream, at: now, from, watermark) } }
         monitor?.checkRead(from: watermark, to: target, at: now)
         while watermark < target {
             let offset = Int(watermark % size)

@@ -113,9 +113,16 @@ public final class GlitchMonitor: DMAStreamObserver, @unchecked Sendable {
     /// Render: the end of stream the client announced (buffer bytes since the start); .max: none.
     private let endOfStreamPosition = Atomic<UInt64>(.max)
 
+    /// Where each glitch is also recorded, as it is found (nil: not tracing), and the stream's number there.
+    private let trace: TraceRecorder?
+    private let traceStream: UInt32
+
     /// - Parameters:
     ///   - mdl, offset, size: the client's buffer as the port mapped it.
-    public init(mdl: MDL, offset: Int, size: Int, blockAlign: Int, capture: Bool) {
+    ///   - trace, stream: a trace to record each glitch in, on the stream's track.
+    public init(mdl: MDL, offset: Int, size: Int, blockAlign: Int, capture: Bool, trace: TraceRecorder? = nil, stream: UInt32 = 0) {
+        self.trace = trace
+        traceStream = stream
         self.capture = capture
         self.blockAlign = UInt64(blockAlign)
         bufferBytes = UInt64(size)
@@ -334,7 +341,7 @@ public final class GlitchMonitor: DMAStreamObserver, @unchecked Sendable {
 
     private func emitClean(_ from: UInt64, _ to: UInt64) {
         guard to > from, let open = state.pointee.open else { return }
-        found.push(open)
+        report(open)
         state.pointee.open = nil
     }
 
@@ -348,7 +355,7 @@ public final class GlitchMonitor: DMAStreamObserver, @unchecked Sendable {
             glitchedFrames.add(added, ordering: .relaxed)
             state.pointee.open = open
         } else {
-            if let open = state.pointee.open { found.push(open) }
+            if let open = state.pointee.open { report(open) }
             total.add(1, ordering: .relaxed)
             glitchedFrames.add(last - first + 1, ordering: .relaxed)
             state.pointee.open = Glitch(kind: kind, time: when, frame: first, frames: last - first + 1)
@@ -377,10 +384,25 @@ public final class GlitchMonitor: DMAStreamObserver, @unchecked Sendable {
         guard to > written else { return 0 }
         let first = max(from, written)
         let frames = (to - first + blockAlign - 1) / blockAlign
-        found.push(Glitch(kind: .earlyRead, time: time, frame: first / blockAlign, frames: frames))
+        report(Glitch(kind: .earlyRead, time: time, frame: first / blockAlign, frames: frames))
         total.add(1, ordering: .relaxed)
         glitchedFrames.add(frames, ordering: .relaxed)
         return frames
+    }
+
+    /// A glitch is decided: to the control path's list, and to the trace.
+    @inline(__always)
+    private func report(_ g: Glitch) {
+        found.push(g)
+        if let trace {
+            let kind: TraceEventKind = switch g.kind {
+            case .underrun: .glitchUnderrun
+            case .overwrite: .glitchOverwrite
+            case .overrun: .glitchOverrun
+            case .earlyRead: .glitchEarlyRead
+            }
+            trace.record(kind, stream: traceStream, at: g.time, g.frame, g.frames)
+        }
     }
 
     // MARK: Results (control path)
@@ -390,7 +412,7 @@ public final class GlitchMonitor: DMAStreamObserver, @unchecked Sendable {
         absorbWatermarks()
         judgePending(final: true)
         if let open = state.pointee.open {
-            found.push(open)
+            report(open)
             state.pointee.open = nil
         }
     }

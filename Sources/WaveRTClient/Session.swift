@@ -64,15 +64,18 @@ public final class MiniportSession: @unchecked Sendable {
     ///   - timebase: a ``VirtualClock`` for exact, fast runs; the monotonic (or a device) timebase to listen.
     ///   - source: what a render client plays. `recorder`: where a capture client puts what it reads.
     ///   - speaker, microphone: the device's output and input.
+    ///   - trace: records what the machine, the port and the client do, for a Chrome/Perfetto trace
+    ///     (``ChromeTrace``); make it with the timebase's current reading as its origin.
     public init(miniport: any MiniportWaveRT, setup: StreamSetup, timebase: any Timebase, memory: PhysicalMemory = PhysicalMemory(),
                 source: (any SampleSource)? = nil, recorder: (any AudioSink)? = nil,
-                speaker: (any AudioSink)? = nil, microphone: (any AudioSource)? = nil, monitorGlitches: Bool = true) throws(SessionError)
+                speaker: (any AudioSink)? = nil, microphone: (any AudioSource)? = nil, monitorGlitches: Bool = true,
+                trace: TraceRecorder? = nil) throws(SessionError)
     {
         if let rate = source?.nativeSampleRate, rate != setup.format.sampleRate {
             throw .rateMismatch(sourceRate: rate, streamRate: setup.format.sampleRate)
         }
         self.setup = setup
-        machine = Machine(timebase: timebase, memory: memory, timerResolution: setup.timerResolution)
+        machine = Machine(timebase: timebase, memory: memory, timerResolution: setup.timerResolution, trace: trace)
         do {
             adapter = try Adapter(kind: setup.hardware, machine: machine, profile: setup.dmaProfile, faithfulFaults: setup.faithfulFaults,
                                   coarsePosition: setup.coarsePosition, speaker: speaker, microphone: microphone)
@@ -82,8 +85,9 @@ public final class MiniportSession: @unchecked Sendable {
         do {
             port = try WaveRTPort(miniport: miniport, adapter: adapter)
         } catch {
+            let details = Self.details(machine: machine, adapter: adapter)
             machine.shutdown()
-            throw .port(error.description, details: [])
+            throw .port(error.description, details: details)
         }
         let pinID = setup.capture ? 2 : 0
         switch port.createPin(pinID, dataFormat: KSDataFormat(setup.format)) {
@@ -109,9 +113,11 @@ public final class MiniportSession: @unchecked Sendable {
         }
     }
 
-    static func details(machine: Machine, adapter: Adapter) -> [String] {
-        adapter.guestErrors + machine.verifier.violations.map(\.description)
-            + machine.memory.diagnostics.all.filter { $0.severity != .info }.map(\.description) + machine.debugOutput
+    static func details(machine: Machine, adapter: Adapter) -> SessionError.Details {
+        let verifier = machine.verifier.violations
+        return .init(verifier: verifier,
+                     lines: adapter.guestErrors + verifier.map(\.description)
+                         + machine.memory.diagnostics.all.filter { $0.severity != .info }.map(\.description) + machine.debugOutput)
     }
 
     /// Pre-rolls and runs the stream: STOP → ACQUIRE → PAUSE → RUN through the port.
@@ -182,13 +188,33 @@ public struct SessionReport: Sendable {
 
 public enum SessionError: Error, CustomStringConvertible {
     case hardware(String)
-    case port(String, details: [String])
-    case pin(status: NTStatus, format: StreamFormat, details: [String])
-    case client(ClientError, details: [String])
+    case port(String, details: Details)
+    case pin(status: NTStatus, format: StreamFormat, details: Details)
+    case client(ClientError, details: Details)
     case rateMismatch(sourceRate: Int, streamRate: Int)
 
+    /// What the machine said about a refusal: the verifier's findings, and every complaint in words
+    /// (the hardware's guest errors, the findings, the memory DDIs' diagnostics, the driver's DbgPrint).
+    public struct Details: Sendable {
+        public var verifier: [VerifierViolation]
+        public var lines: [String]
+
+        public init(verifier: [VerifierViolation] = [], lines: [String] = []) {
+            self.verifier = verifier
+            self.lines = lines
+        }
+    }
+
+    /// The verifier's findings that came with the refusal (a buffer beyond its MDL, say).
+    public var verifier: [VerifierViolation] {
+        switch self {
+        case .port(_, let d), .pin(_, _, let d), .client(_, let d): d.verifier
+        case .hardware, .rateMismatch: []
+        }
+    }
+
     public var description: String {
-        func with(_ head: String, _ details: [String]) -> String { ([head] + details.map { "  \($0)" }).joined(separator: "\n") }
+        func with(_ head: String, _ details: Details) -> String { ([head] + details.lines.map { "  \($0)" }).joined(separator: "\n") }
         switch self {
         case .hardware(let why): return "the hardware could not be set up: \(why)"
         case .port(let why, let details): return with(why, details)

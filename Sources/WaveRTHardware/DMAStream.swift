@@ -117,12 +117,21 @@ public final class DMAStream: @unchecked Sendable {
         get { hooks.pointee.observer }
         set { hooks.pointee.observer = newValue }
     }
+    /// Where the engine records its transfers and interrupt points for a trace
+    /// (the machine's recorder; nil: not tracing). Set once, before the engine runs.
+    public var trace: TraceRecorder? {
+        get { hooks.pointee.trace }
+        set { hooks.pointee.trace = newValue }
+    }
     /// The set-once hooks, behind a pointer: the pass reads them without exclusivity checks.
     private struct Hooks {
         var onInterruptPoint: (@Sendable (_ index: Int, _ time: UInt64) -> Void)?
         var onTransferFault: (@Sendable (_ time: UInt64) -> Void)?
         var observer: (any DMAStreamObserver)?
+        var trace: TraceRecorder?
     }
+    /// The stream whose driver call last started the engine (a trace's track; 0: none yet).
+    private let traceStream = Atomic<UInt32>(0)
     private let hooks: UnsafeMutablePointer<Hooks> = {
         let p = UnsafeMutablePointer<Hooks>.allocate(capacity: 1)
         p.initialize(to: Hooks())
@@ -255,6 +264,9 @@ public final class DMAStream: @unchecked Sendable {
 
     /// The link starts moving at `time` (RUN set, or stream synchronisation released).
     public func start(at time: UInt64) {
+        // A driver starts an engine from a call made for a stream (SetState, or its DPC): the trace's track.
+        let caller = TraceRecorder.streamOfCallingThread
+        if caller != 0 { traceStream.store(caller, ordering: .relaxed) }
         started.store(true, ordering: .releasing)
         program?.dma.isRunning = true
         timing.update { t in
@@ -426,6 +438,10 @@ public final class DMAStream: @unchecked Sendable {
                 move(program.dma, count: next - pass.pointee.moved, at: now)
                 if let point = crossing {
                     let when = time(whenDMAReaches: point, t) ?? now
+                    if let trace = hooks.pointee.trace {
+                        trace.record(.interruptPoint, stream: traceStream.load(ordering: .relaxed), at: min(when, now),
+                                     UInt64(pass.pointee.pointIndex), point)
+                    }
                     hooks.pointee.onInterruptPoint?(pass.pointee.pointIndex, min(when, now))
                     pass.pointee.pointIndex += 1
                     if pass.pointee.pointIndex == points.count {
@@ -491,6 +507,10 @@ public final class DMAStream: @unchecked Sendable {
 
     @inline(__always)
     private func move(_ dma: DMAController, count: UInt64, at now: UInt64) {
+        if let trace = hooks.pointee.trace, count > 0 {
+            trace.record(direction == .render ? .dmaFetch : .dmaWrite, stream: traceStream.load(ordering: .relaxed), at: now,
+                         pass.pointee.moved, count)
+        }
         var remaining = Int(count)
         while remaining > 0 {
             let n = min(remaining, scratchBytes)

@@ -71,6 +71,9 @@ public class DispatcherObject: @unchecked Sendable {
 public final class KEvent: DispatcherObject, @unchecked Sendable {
     public typealias EventType = DispatcherObject.Kind
     private let sets = Atomic<UInt64>(0)
+    /// The stream whose notification event this is (the port sets it when the
+    /// miniport registers it), for traces; 0: the stream of the caller of KeSetEvent.
+    package let traceStream = Atomic<UInt32>(0)
     override public init() { super.init() }
 
     /// KeSetEvent calls so far (a figure for tests; the event itself never counts).
@@ -95,7 +98,10 @@ public func keSetEvent(_ event: KEvent, increment: Int32 = 0, wait: Bool = false
     checkIrql(atMost: wait ? Irql.apcLevel : Irql.dispatchLevel, "KeSetEvent")
     if !event.initialized { Verifier.record(.objectNotInitialized, "KeSetEvent") }
     event.noteSet()
-    return event.signal()
+    let previous = event.signal()
+    let owner = event.traceStream.load(ordering: .relaxed)
+    Machine.trace(.eventSet, stream: owner != 0 ? owner : wrt_stream_get(), UInt64(previous))
+    return previous
 }
 
 /// `KeClearEvent(Event)`: ≤ DISPATCH_LEVEL.

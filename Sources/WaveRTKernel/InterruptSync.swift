@@ -1,5 +1,6 @@
 import CWaveRTShim
 import Synchronization
+import WaveRTEngine
 import WaveRTHardware
 
 /// An interrupt connection with its synchronisation: the kernel object behind
@@ -119,6 +120,9 @@ public final class InterruptSync: @unchecked Sendable {
     /// On the processor: one round of the ISRs, per the mode.
     func dispatch() {
         var anyClaimed = false
+        let trace = machine.trace
+        if let trace { trace.record(.isrBegin, stream: ownerStream, at: machine.timebase.now) }
+        defer { if let trace { trace.record(.isrEnd, stream: ownerStream, at: machine.timebase.now, anyClaimed ? 1 : 0) } }
         Machine.callout(at: irql, stream: ownerStream, "ISR") {
             lock.acquire()
             switch mode {

@@ -1,5 +1,6 @@
 import CWaveRTShim
 import Synchronization
+import WaveRTEngine
 
 /// `KDPC`: a deferred procedure call. Create one and initialise it with
 /// ``keInitializeDpc(_:_:_:)``; ``keInsertQueueDpc(_:_:_:)`` queues it for the
@@ -50,7 +51,10 @@ public final class KDpc: @unchecked Sendable {
         let a = UnsafeMutableRawPointer(bitPattern: argument1.load(ordering: .relaxed))
         let b = UnsafeMutableRawPointer(bitPattern: argument2.load(ordering: .relaxed))
         runs.add(1, ordering: .relaxed)
+        let trace = machine?.trace
+        if let trace, let machine { trace.record(.dpcBegin, stream: ownerStream, at: machine.timebase.now) }
         Machine.callout(at: Irql.dispatchLevel, stream: ownerStream, "DPC") { routine(self, context, a, b) }
+        if let trace, let machine { trace.record(.dpcEnd, stream: ownerStream, at: machine.timebase.now) }
     }
 }
 
@@ -73,16 +77,19 @@ public func keInsertQueueDpc(_ dpc: KDpc, _ argument1: UnsafeMutableRawPointer? 
         let s = dpc.state.load(ordering: .acquiring)
         switch KDpc.State(rawValue: s)! {
         case .queued:
+            if let trace = machine.trace { trace.record(.dpcQueued, stream: dpc.ownerStream, at: machine.timebase.now, 0) }
             return false
         case .removedButLinked:
             // Still in the queue's list: queue it again in place.
             dpc.setArguments(argument1, argument2)
             if dpc.state.compareExchange(expected: s, desired: KDpc.State.queued.rawValue, ordering: .acquiringAndReleasing).exchanged {
+                if let trace = machine.trace { trace.record(.dpcQueued, stream: dpc.ownerStream, at: machine.timebase.now, 1) }
                 return true
             }
         case .idle:
             dpc.setArguments(argument1, argument2)
             if dpc.state.compareExchange(expected: s, desired: KDpc.State.queued.rawValue, ordering: .acquiringAndReleasing).exchanged {
+                if let trace = machine.trace { trace.record(.dpcQueued, stream: dpc.ownerStream, at: machine.timebase.now, 1) }
                 machine.enqueue(dpc)
                 return true
             }

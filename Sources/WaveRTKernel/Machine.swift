@@ -52,6 +52,9 @@ public final class Machine: TimedWork, @unchecked Sendable {
     public let pool: Pool
     public let ioSpace = IoSpace()
     public let timerResolution: TimerResolution
+    /// Where the kernel, the devices, the port and the client record what they
+    /// do for a trace (nil: not tracing; each emitter then pays a load and a branch).
+    public let trace: TraceRecorder?
     /// Interrupt rounds per line and pass after which a line nobody acknowledges is masked.
     public static let stormLimit = 64
 
@@ -71,11 +74,12 @@ public final class Machine: TimedWork, @unchecked Sendable {
     }
 
     public init(timebase: any Timebase, memory: PhysicalMemory = PhysicalMemory(), timerResolution: TimerResolution = .standard,
-                realTime: RealTimeThreadConfiguration = .init(fifoPriority: 70, name: "wavert-cpu"))
+                realTime: RealTimeThreadConfiguration = .init(fifoPriority: 70, name: "wavert-cpu"), trace: TraceRecorder? = nil)
     {
         self.timebase = timebase
         self.memory = memory
         self.timerResolution = timerResolution
+        self.trace = trace
         scheduler = Scheduler(timebase: timebase, realTime: realTime)
         verifier = Verifier(timebase: timebase)
         pool = Pool()
@@ -138,6 +142,7 @@ public final class Machine: TimedWork, @unchecked Sendable {
     public func newStreamID(name: String) -> UInt32 {
         let id = streams.add(1, ordering: .relaxed).newValue
         verifier.name(stream: id, name)
+        trace?.name(stream: id, name)
         return id
     }
 
@@ -155,6 +160,16 @@ public final class Machine: TimedWork, @unchecked Sendable {
     public static func withCurrentBorrowed<R>(_ body: (Machine) -> R) -> R? {
         guard let p = wrt_machine_get() else { return nil }
         return Unmanaged<Machine>.fromOpaque(p)._withUnsafeGuaranteedRef(body)
+    }
+
+    /// Records `kind` on the current machine's trace, if it has one, at the
+    /// calling thread's time: a TLS load and a branch when not tracing.
+    @inline(__always)
+    static func trace(_ kind: TraceEventKind, stream: UInt32, _ a: UInt64 = 0, _ b: UInt64 = 0) {
+        guard let p = wrt_machine_get() else { return }
+        Unmanaged<Machine>.fromOpaque(p)._withUnsafeGuaranteedRef { m in
+            if let t = m.trace { t.record(kind, stream: stream, at: m.timebase.now, a, b) }
+        }
     }
 
     /// Runs `body` with this machine current on the calling thread (restoring what was before).

@@ -32,11 +32,16 @@ public class TimerObject: DispatcherObject, @unchecked Sendable {
     func arm(due time: UInt64, period: UInt64) -> Bool {
         self.period.store(period, ordering: .relaxed)
         let was = due.exchange(time, ordering: .acquiringAndReleasing)
+        if let machine, let trace = machine.trace { trace.record(.timerSet, stream: ownerStream, at: machine.timebase.now, time, period) }
         if let machine, !machine.scheduler.isCurrentThread { machine.scheduler.wake() }
         return was != .max
     }
 
-    func disarm() -> Bool { due.exchange(.max, ordering: .acquiringAndReleasing) != .max }
+    func disarm() -> Bool {
+        let was = due.exchange(.max, ordering: .acquiringAndReleasing) != .max
+        if was, let machine, let trace = machine.trace { trace.record(.timerCancel, stream: ownerStream, at: machine.timebase.now, 1) }
+        return was
+    }
 
     /// When it expires with a system tick of `tick` ns: the first tick boundary at or after the due time.
     @inline(__always)
@@ -57,6 +62,7 @@ public class TimerObject: DispatcherObject, @unchecked Sendable {
         let next = p == 0 ? UInt64.max : d &+ ((now - d) / p + 1) * p
         guard due.compareExchange(expected: d, desired: next, ordering: .acquiringAndReleasing).exchanged else { return }
         expirations.add(1, ordering: .relaxed)
+        if let machine, let trace = machine.trace { trace.record(.timerExpired, stream: ownerStream, at: now, d, e) }
         expired(at: e)
     }
 

@@ -90,7 +90,10 @@ public final class Adapter: @unchecked Sendable {
             sg = d
             resources = ResourceList(descriptors: [.memory(Self.sgBAR, d.size), .interrupt(Self.sgVector)], lines: [1: d.interruptLine])
         }
-        for stream in dmaStreams { stream.observer = dmaObservers }
+        for stream in dmaStreams {
+            stream.observer = dmaObservers
+            stream.trace = machine.trace
+        }
     }
 
     /// Every DMA engine of the adapter.

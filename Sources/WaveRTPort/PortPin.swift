@@ -1,5 +1,6 @@
 import Glibc
 import Synchronization
+import WaveRTEngine
 import WaveRTHardware
 import WaveRTKernel
 import WaveRTMemory
@@ -161,6 +162,9 @@ final class PortPin: PortWaveRTStream, @unchecked Sendable {
             var position = KSAudioPosition()
             let status = call("IMiniportWaveRTStream::GetPosition") { stream!.getPosition(&position) }
             guard status.isSuccess else { return (status, 0) }
+            if let trace = port.machine.trace {
+                trace.record(.positionProperty, stream: id, at: port.machine.timebase.now, position.playOffset, position.writeOffset)
+            }
             output.storeBytes(of: position.playOffset.littleEndian, toByteOffset: 0, as: UInt64.self)
             output.storeBytes(of: position.writeOffset.littleEndian, toByteOffset: 8, as: UInt64.self)
             return (.success, 16)
@@ -267,9 +271,13 @@ final class PortPin: PortWaveRTStream, @unchecked Sendable {
             while current != target {
                 let next = KSState(rawValue: current.rawValue + (target > current ? 1 : -1))!
                 let timebase = port.machine.timebase
+                let trace = port.machine.trace
                 let started = timebase.now
+                trace?.record(.setStateBegin, stream: id, at: started, UInt64(current.rawValue), UInt64(next.rawValue))
                 let status = call("IMiniportWaveRTStream::SetState") { stream!.setState(next) }
-                let took = timebase.now &- started
+                let finished = timebase.now
+                trace?.record(.setStateEnd, stream: id, at: finished, UInt64(next.rawValue), UInt64(UInt32(bitPattern: status.rawValue)))
+                let took = finished &- started
                 if took > verifier.setStateBudgetNanoseconds {
                     port.machine.withCurrent {
                         verifier.report(.setStateTimeout, ddi: "IMiniportWaveRTStream::SetState",
@@ -356,7 +364,10 @@ final class PortPin: PortWaveRTStream, @unchecked Sendable {
             guard let event = port.handles.event(handle) else { return .invalidHandle }
             if register {
                 let status = call("IMiniportWaveRTStreamNotification::RegisterNotificationEvent") { notification.registerNotificationEvent(event) }
-                if status.isSuccess { registered.append(event) }
+                if status.isSuccess {
+                    registered.append(event)
+                    event.traceStream.store(id, ordering: .relaxed)  // whoever sets it, it is this stream's
+                }
                 return status
             }
             guard let i = registered.firstIndex(where: { $0 === event }) else { return .invalidParameter }
@@ -383,7 +394,9 @@ final class PortPin: PortWaveRTStream, @unchecked Sendable {
             } else {
                 target = .memory(UnsafeRawPointer(kernel))  // a driver variable: the client reads the memory itself
             }
-            guard let mapped = MappedRegister(target: target, described: r) else { return (.insufficientResources, nil) }
+            guard let mapped = MappedRegister(target: target, described: r, trace: port.machine.trace.map { ($0, port.machine.timebase) },
+                                              stream: id, kind: clock ? .clockRegister : .positionRegister)
+            else { return (.insufficientResources, nil) }
             mappedRegisters.withLock { $0[UInt(bitPattern: mapped.description.register)] = mapped }
             registerMapped[which] = true
             return (.success, mapped)
@@ -496,9 +509,20 @@ public final class MappedRegister: @unchecked Sendable {
     private let offset: Int
     private let memory: UnsafeRawPointer?
     private let width: AccessWidth
+    /// Reads are traced here when the machine traces (each read with its value).
+    private let trace: TraceRecorder?
+    private let timebase: (any Timebase)?
+    private let traceStream: UInt32
+    private let traceKind: TraceEventKind
 
-    init?(target: Target, described: KSRTAudioHWRegister) {
+    init?(target: Target, described: KSRTAudioHWRegister, trace: (TraceRecorder, any Timebase)? = nil, stream: UInt32 = 0,
+          kind: TraceEventKind = .positionRegister)
+    {
         self.target = target
+        self.trace = trace?.0
+        timebase = trace?.1
+        traceStream = stream
+        traceKind = kind
         width = described.width == 64 ? .qword : .dword
         switch target {
         case .device(let b, let o):
@@ -536,6 +560,13 @@ public final class MappedRegister: @unchecked Sendable {
     /// The register's value now (32 or 64 bits, as Width says).
     @inline(__always)
     public func read() -> UInt64 {
+        let value = readValue()
+        if let trace, let timebase { trace.record(traceKind, stream: traceStream, at: timebase.now, value) }
+        return value
+    }
+
+    @inline(__always)
+    private func readValue() -> UInt64 {
         if isDevice { return block.read(offset: offset, width: width) }
         guard let memory else { return 0 }
         return width == .qword

@@ -19,29 +19,13 @@ extension ExampleMiniport {
                             notificationCount: Int? = nil, dmaProfile: DMAProfile? = nil, faithfulFaults: Bool = false,
                             timerResolution: Machine.TimerResolution = .standard, capture: Bool = false) -> StreamSetup
     {
-        let format = format ?? self.format
-        let count = notificationCount ?? self.notificationCount
-        let frames = bufferFrames ?? StreamSetup.frames(milliseconds: bufferMilliseconds ?? Double(self.bufferMilliseconds),
-                                                        rate: format.sampleRate, notificationCount: count)
-        var setup = StreamSetup(hardware: hardware, format: format, bufferFrames: frames, notificationCount: count,
-                                mode: clientMode, dmaProfile: dmaProfile ?? self.dmaProfile, capture: capture)
-        setup.faithfulFaults = faithfulFaults
-        setup.timerResolution = timerResolution
-        return setup
+        RunMiniport(example: self).streamSetup(format: format, bufferMilliseconds: bufferMilliseconds, bufferFrames: bufferFrames,
+                                               notificationCount: notificationCount, dmaProfile: dmaProfile, faithfulFaults: faithfulFaults,
+                                               timerResolution: timerResolution, capture: capture)
     }
 
     /// Whether this example opens `setup`'s stream: the port, the pin and the
     /// client's buffer set up once on a virtual clock, then torn down. Nil when
     /// it does; else why not, with what the example's hardware takes.
-    public func refusal(of setup: StreamSetup) -> String? {
-        do {
-            let session = try MiniportSession(miniport: make(), setup: setup, timebase: VirtualClock(), monitorGlitches: false)
-            session.finish()
-            return nil
-        } catch {
-            var why = "example '\(name)' cannot \(setup.capture ? "record" : "play") \(setup.format): \(error)"
-            if case .pin = error { why += "\n  '\(name)' takes \(formats)" }
-            return why
-        }
-    }
+    public func refusal(of setup: StreamSetup) -> String? { RunMiniport(example: self).refusal(of: setup) }
 }

@@ -4,6 +4,7 @@ import WaveRTALSA
 import WaveRTClient
 import WaveRTEngine
 import WaveRTExamples
+import WaveRTMemory
 import WaveRTPort
 
 /// What `wavert play` does, as a library call: an example miniport run end to
@@ -14,7 +15,8 @@ public enum Player {
     public typealias Clock = RunClock
 
     public struct Options: Sendable {
-        public var example: ExampleMiniport
+        /// The miniport: an example, or one of the caller's (a C++ library).
+        public var miniport: RunMiniport
         /// The stream: hardware, format, buffer, notifications, DMA, timer resolution.
         public var setup: StreamSetup
         public var source: any SampleSource
@@ -35,13 +37,31 @@ public enum Player {
         public var ringMilliseconds: Int
         /// Polled every few milliseconds (e.g. a signal's flag): true stops the run cleanly.
         public var stop: @Sendable () -> Bool
+        /// The emulated machine's physical memory, made fresh for each session (nil: a default one);
+        /// e.g. fragmented, so that allocations meet scarce memory.
+        public var memory: (@Sendable () -> PhysicalMemory)?
+        /// Where to write a Chrome/Perfetto trace of the run, and its ring (nil: no trace).
+        public var trace: TraceOptions?
 
         public init(example: ExampleMiniport, setup: StreamSetup, source: any SampleSource, device: String = "default",
                     clock: RunClock = .system, duration: Double? = nil, fallbackPath: String = "wavert-output.wav",
                     alsaLatencyMilliseconds: Int = 80, alsaPeriods: Int = 4, ringMilliseconds: Int = 500,
                     stop: @escaping @Sendable () -> Bool = { false })
         {
-            self.example = example
+            self.init(miniport: RunMiniport(example: example), setup: setup, source: source, device: device, clock: clock,
+                      duration: duration, fallbackPath: fallbackPath, alsaLatencyMilliseconds: alsaLatencyMilliseconds,
+                      alsaPeriods: alsaPeriods, ringMilliseconds: ringMilliseconds, stop: stop)
+        }
+
+        public init(miniport: RunMiniport, setup: StreamSetup, source: any SampleSource, device: String = "default",
+                    clock: RunClock = .system, duration: Double? = nil, fallbackPath: String = "wavert-output.wav",
+                    alsaLatencyMilliseconds: Int = 80, alsaPeriods: Int = 4, ringMilliseconds: Int = 500,
+                    memory: (@Sendable () -> PhysicalMemory)? = nil, trace: TraceOptions? = nil,
+                    stop: @escaping @Sendable () -> Bool = { false })
+        {
+            self.miniport = miniport
+            self.memory = memory
+            self.trace = trace
             self.setup = setup
             self.source = source
             self.device = device
@@ -75,7 +95,7 @@ public enum Player {
         let format = options.setup.format
         precondition(!options.setup.capture, "Player plays a render stream; Recorder records")
         // A stream the miniport refuses is said before any device is touched.
-        if let why = options.example.refusal(of: options.setup) { throw .refused(why) }
+        if let why = options.miniport.refusal(of: options.setup, memory: options.memory) { throw .refused(why) }
         // The user's ALSA configuration, with the emulator's PCMs where the user has none of that name.
         let configuration: ALSAConfiguration
         do { configuration = try ALSAConfiguration() } catch { throw .alsa(error) }
@@ -119,10 +139,12 @@ public enum Player {
         } catch { throw .alsa(error) }
         let timebase: any Timebase = deviceTimebase ?? MonotonicTimebase.shared
 
+        let trace = options.trace?.recorder(origin: timebase.now)
         let session: MiniportSession
         do {
-            session = try MiniportSession(miniport: options.example.make(), setup: options.setup, timebase: timebase,
-                                          source: options.source, speaker: sink)
+            session = try MiniportSession(miniport: options.miniport.make(), setup: options.setup, timebase: timebase,
+                                          memory: options.memory?() ?? PhysicalMemory(), source: options.source, speaker: sink,
+                                          trace: trace)
         } catch {
             sink.finish()
             throw .session(error)
@@ -139,6 +161,7 @@ public enum Player {
             done: {
                 sink.isComplete || sink.fatalError != nil
                     || (limit == nil && session.sourceHasPlayed)  // a source that ends, its length unknown up front
+                    || options.miniport.crashed  // the machine stopped (a bug check): nothing more will play
             },
             status: status.map { status in
                 {
@@ -147,7 +170,7 @@ public enum Player {
                                   bufferFill: sink.bufferFill, ringFrames: sink.ringFrames))
                 }
             })
-        if case .stalled(let seconds) = ending {
+        if case .stalled(let seconds) = ending, !options.miniport.crashed {
             note("wavert: stopped after \(sink.framesPlayed) of \(limit ?? 0) frames: the stream did not finish in \(seconds) s")
         }
         // RUN -> STOP, the pin and the port closed (leak checks), the hardware shut
@@ -156,11 +179,20 @@ public enum Player {
         sink.finish()  // in case the hardware never prepared it
         pcm.close()
         let wall = Double(wrt_monotonic_ns() - start) / 1e9
+        let crash = options.miniport.crashReport()
+        var traceFile: String?
+        if let trace, let path = options.trace?.path {
+            do {
+                try ChromeTrace.write(trace, to: path, metadata: RunTrace.metadata(command: "play", miniport: options.miniport.name,
+                                                                                     setup: options.setup, clock: clock.rawValue))
+                traceFile = path
+            } catch { note("wavert: \(error)") }
+        }
         if let e = sink.fatalError { throw .writer(device: deviceName, errno: e) }
         if sink.resamplerErrors > 0 {
             note("wavert: libsamplerate failed \(sink.resamplerErrors) times (last: \(sink.lastResamplerError?.description ?? "-")); those periods played unconverted")
         }
-        return Report(example: options.example.name, device: deviceName, clock: clock, framesPlayed: sink.framesPlayed,
+        return Report(example: options.miniport.name, device: deviceName, clock: clock, framesPlayed: sink.framesPlayed,
                       glitches: result.glitchCount, xruns: sink.xruns, framesLost: sink.framesLost,
                       dmaFaults: result.dmaFaultEvents, wallSeconds: wall, outputFile: outputFile,
                       lateWrites: result.lateWrites, clientWakes: result.wakes, eventTimeouts: result.eventTimeouts,
@@ -171,6 +203,7 @@ public enum Player {
                       alsaBufferFrames: pcm.bufferFrames, alsaPeriodFrames: pcm.periodFrames,
                       framesWritten: sink.framesWritten, resamplerErrors: sink.resamplerErrors,
                       cyclicBufferFrames: session.client.buffer.actualSize / format.blockAlign,
-                      ringFrames: sink.ringCapacityFrames, timerResolution: options.setup.timerResolution.rawValue)
+                      ringFrames: sink.ringCapacityFrames, timerResolution: options.setup.timerResolution.rawValue,
+                      crash: crash, trace: traceFile, traceDropped: trace?.droppedCount)
     }
 }

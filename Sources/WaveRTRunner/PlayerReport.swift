@@ -47,6 +47,11 @@ extension Player {
         public var ringFrames: Int
         /// The system timer's resolution the machine ran with ("default" or "high").
         public var timerResolution: String
+        /// The miniport's crash (a C++ miniport's bug check: signal, call, last DDI, backtrace), if it crashed.
+        public var crash: String?
+        /// The Chrome/Perfetto trace written (`--trace`), and the records its ring dropped.
+        public var trace: String?
+        public var traceDropped: UInt64?
     }
 
     /// A snapshot for the live status line.

@@ -4,6 +4,7 @@ import WaveRTALSA
 import WaveRTClient
 import WaveRTEngine
 import WaveRTExamples
+import WaveRTMemory
 import WaveRTPort
 
 /// What `wavert record` does, as a library call: an ALSA capture PCM feeds
@@ -12,7 +13,8 @@ import WaveRTPort
 /// there (at the record position, or packet by packet) into a WAV file.
 public enum Recorder {
     public struct Options: Sendable {
-        public var example: ExampleMiniport
+        /// The miniport: an example, or one of the caller's (a C++ library).
+        public var miniport: RunMiniport
         /// The stream (``StreamSetup/capture`` is set by the recorder).
         public var setup: StreamSetup
         /// The WAV file to write.
@@ -31,11 +33,28 @@ public enum Recorder {
         /// Polled every few milliseconds (e.g. a signal's flag): true stops the run cleanly.
         public var stop: @Sendable () -> Bool
 
+        /// The emulated machine's physical memory, made fresh for each session (nil: a default one).
+        public var memory: (@Sendable () -> PhysicalMemory)?
+        /// Where to write a Chrome/Perfetto trace of the run, and its ring (nil: no trace).
+        public var trace: TraceOptions?
+
         public init(example: ExampleMiniport, setup: StreamSetup, output: String, device: String = "default",
                     clock: RunClock = .system, duration: Double? = nil, alsaLatencyMilliseconds: Int = 80, alsaPeriods: Int = 4,
                     ringMilliseconds: Int = 200, stop: @escaping @Sendable () -> Bool = { false })
         {
-            self.example = example
+            self.init(miniport: RunMiniport(example: example), setup: setup, output: output, device: device, clock: clock,
+                      duration: duration, alsaLatencyMilliseconds: alsaLatencyMilliseconds, alsaPeriods: alsaPeriods,
+                      ringMilliseconds: ringMilliseconds, stop: stop)
+        }
+
+        public init(miniport: RunMiniport, setup: StreamSetup, output: String, device: String = "default",
+                    clock: RunClock = .system, duration: Double? = nil, alsaLatencyMilliseconds: Int = 80, alsaPeriods: Int = 4,
+                    ringMilliseconds: Int = 200, memory: (@Sendable () -> PhysicalMemory)? = nil, trace: TraceOptions? = nil,
+                    stop: @escaping @Sendable () -> Bool = { false })
+        {
+            self.miniport = miniport
+            self.memory = memory
+            self.trace = trace
             self.setup = setup
             self.output = output
             self.device = device
@@ -62,7 +81,7 @@ public enum Recorder {
         var setup = options.setup
         setup.capture = true
         let format = setup.format
-        if let why = options.example.refusal(of: setup) { throw .refused(why) }
+        if let why = options.miniport.refusal(of: setup, memory: options.memory) { throw .refused(why) }
         let configuration: ALSAConfiguration
         do { configuration = try ALSAConfiguration() } catch { throw .alsa(error) }
 
@@ -99,11 +118,13 @@ public enum Recorder {
         }
         let timebase: any Timebase = clock == .device ? deviceTimebase! : MonotonicTimebase.shared
 
+        let trace = options.trace?.recorder(origin: timebase.now)
         let session: MiniportSession
         do {
             try recorder.prepare(format: format)
-            session = try MiniportSession(miniport: options.example.make(), setup: setup, timebase: timebase,
-                                          recorder: recorder, microphone: microphone)
+            session = try MiniportSession(miniport: options.miniport.make(), setup: setup, timebase: timebase,
+                                          memory: options.memory?() ?? PhysicalMemory(), recorder: recorder, microphone: microphone,
+                                          trace: trace)
         } catch let error as SessionError {
             throw .session(error)
         } catch {
@@ -117,7 +138,7 @@ public enum Recorder {
         }
         let ending = RunLoop.wait(
             patience: RunLoop.patience(frames: limit, rate: format.sampleRate), stop: options.stop,
-            done: { recorder.hasAllFrames || microphone.fatalError != nil },
+            done: { recorder.hasAllFrames || microphone.fatalError != nil || options.miniport.crashed },
             status: status.map { status in
                 {
                     status(Status(seconds: Double(wrt_monotonic_ns() - start) / 1e9, framesRecorded: recorder.framesReceived,
@@ -125,7 +146,7 @@ public enum Recorder {
                                   silenceFrames: microphone.silenceFrames, ringFrames: microphone.ringFrames))
                 }
             })
-        if case .stalled(let seconds) = ending {
+        if case .stalled(let seconds) = ending, !options.miniport.crashed {
             note("wavert: stopped after \(recorder.framesReceived) of \(limit ?? 0) frames: the stream did not finish in \(seconds) s")
         }
         // RUN -> STOP, the pin and the port closed (leak checks), the hardware shut down (the microphone stops).
@@ -133,9 +154,18 @@ public enum Recorder {
         microphone.finish()
         recorder.finish()
         let wall = Double(wrt_monotonic_ns() - start) / 1e9
+        let crash = options.miniport.crashReport()
+        var traceFile: String?
+        if let trace, let path = options.trace?.path {
+            do {
+                try ChromeTrace.write(trace, to: path, metadata: RunTrace.metadata(command: "record", miniport: options.miniport.name,
+                                                                                     setup: setup, clock: clock.rawValue))
+                traceFile = path
+            } catch { note("wavert: \(error)") }
+        }
         if let e = microphone.fatalError { throw .reader(device: deviceName, errno: e) }
         if recorder.failedToWrite { throw .output(.unwritable(path: options.output, reason: "the disk did not take every frame")) }
-        return Report(example: options.example.name, device: deviceName, clock: clock, output: options.output,
+        return Report(example: options.miniport.name, device: deviceName, clock: clock, output: options.output,
                       framesRecorded: recorder.framesWritten, glitches: result.glitchCount, xruns: microphone.xruns,
                       silenceFrames: microphone.silenceFrames, framesLost: microphone.framesLost + recorder.framesLost,
                       dmaFaults: result.dmaFaultEvents, clientWakes: result.wakes, eventTimeouts: result.eventTimeouts,
@@ -144,6 +174,7 @@ public enum Recorder {
                       verifier: result.verifier.map(VerifierEntry.init), leaks: result.leaks, guestErrors: result.guestErrors,
                       notes: notes, alsaBufferFrames: pcm.bufferFrames, alsaPeriodFrames: pcm.periodFrames,
                       framesRead: microphone.framesRead, cyclicBufferFrames: session.client.buffer.actualSize / format.blockAlign,
-                      ringFrames: microphone.ringCapacityFrames, timerResolution: setup.timerResolution.rawValue)
+                      ringFrames: microphone.ringCapacityFrames, timerResolution: setup.timerResolution.rawValue,
+                      crash: crash, trace: traceFile, traceDropped: trace?.droppedCount)
     }
 }

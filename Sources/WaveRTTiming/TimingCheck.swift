@@ -91,6 +91,15 @@ struct CheckList {
                                   windowsLimit: w.0, strictLimit: s.0, windows: w.1, strict: s.1))
     }
 
+    /// Every check but `id` becomes "not exercised", measuring `measured` (a run whose stream never opened).
+    mutating func markNotExercised(except id: String, measured: String) {
+        for i in checks.indices where checks[i].id != id {
+            checks[i].measured = measured
+            if checks[i].windows != nil { checks[i].windows = .notExercised }
+            if checks[i].strict != nil { checks[i].strict = .notExercised }
+        }
+    }
+
     /// One line per failed check.
     var failures: [String] { checks.filter(\.failed).map(\.failureLine) }
 

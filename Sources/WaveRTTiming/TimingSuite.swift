@@ -46,10 +46,15 @@ public enum TimingSuite {
     ///   - miniport: makes the miniport under test.
     ///   - setup: the hardware it drives, the stream and the client (render only).
     ///   - name: what the report calls the miniport.
-    ///   - memory: the machine's physical memory (fragment it to test allocation paths).
+    ///   - memory: the machine's physical memory (fragment it to test allocation paths). When the port
+    ///     refuses what the miniport did with it (a buffer beyond its MDL), the report fails the
+    ///     verifier check with the findings, the stream never having opened.
+    ///   - trace: records the run for a Chrome/Perfetto trace (``ChromeTrace``); on the virtual clock
+    ///     its origin is 0, the clock's start.
     ///   - progress: called every stream second (virtual) or every 20 ms (system).
     public static func run(miniport: () -> any MiniportWaveRT, setup: StreamSetup, scenario: TimingScenario, name: String? = nil,
-                           memory: PhysicalMemory = PhysicalMemory(), progress: ((Progress) -> Void)? = nil) throws(TimingError) -> TimingReport
+                           memory: PhysicalMemory = PhysicalMemory(), trace: TraceRecorder? = nil,
+                           progress: ((Progress) -> Void)? = nil) throws(TimingError) -> TimingReport
     {
         guard !scenario.steps.isEmpty, scenario.durationNanoseconds > 0 else { throw .emptyScenario }
         guard !setup.capture else { throw .captureNotMeasured }
@@ -70,8 +75,10 @@ public enum TimingSuite {
         let session: MiniportSession
         do {
             session = try MiniportSession(miniport: miniport(), setup: setup, timebase: timebase, memory: memory,
-                                          source: SilenceGenerator())
+                                          source: SilenceGenerator(), trace: trace)
         } catch {
+            // Refused with the verifier's findings: the miniport broke a rule, a named check says which.
+            if !error.verifier.isEmpty { return TimingAssembly.refused(scenario: scenario, setup: setup, name: name, error: error) }
             throw .session(error.description)
         }
         let client = session.client

@@ -85,18 +85,27 @@ import WaveRTTiming
 
     /// A partial AllocatePagesForMdl ignored. On a fresh machine there is memory enough below
     /// 16 MiB and nothing shows; once that memory is scarce, the buffer the driver reports is larger
-    /// than its MDL: the port refuses it and the verifier names the rule, so no stream can be opened.
+    /// than its MDL: the port refuses it and the verifier names the rule, so the stream never opens.
+    /// That is the miniport's bug, so the report fails exactly the verifier check (the rest were not
+    /// exercised), rather than the run being one that could not be made.
     @Test func partialAllocationIsRefusedByThePortOnScarceMemory() throws {
         #expect(Self.failed(try Examples.run("buggy-partial")).isEmpty)
         let memory = PhysicalMemory()
         memory.fragment(seed: 7, occupancy: 0.995, longestFreeRunPages: 1)
         let setup = Examples.setup("buggy-partial", bufferMilliseconds: 1_000)
-        do {
-            _ = try Examples.run("buggy-partial", setup, memory: memory)
-            Issue.record("the stream opened on scarce memory")
-        } catch let error as TimingError {
-            #expect(error.description.contains("BufferLargerThanMdl"), "\(error)")
-        }
+        let refused = try Examples.run("buggy-partial", setup, memory: memory)
+        #expect(Self.failed(refused) == ["verifier"], "\(refused.failures)")
+        #expect(refused.verifier.map(\.rule) == ["BufferLargerThanMdl"])
+        #expect(refused.check("verifier")?.measured.contains("BufferLargerThanMdl in AllocateBufferWithNotification") == true)
+        #expect(refused.checks.filter { $0.id != "verifier" }.allSatisfy {
+            ($0.windows ?? .notExercised) == .notExercised && ($0.strict ?? .notExercised) == .notExercised
+        })
+        #expect(refused.warnings.contains { $0.hasPrefix("the stream never opened: the buffer request") }, "\(refused.warnings)")
+        #expect(refused.stream.bufferFrames == 0 && refused.position.readings == 0 && !refused.pass)
+        // A buffer of one page cannot be a partial allocation: on the same scarce memory it passes.
+        let small = PhysicalMemory()
+        small.fragment(seed: 7, occupancy: 0.995, longestFreeRunPages: 1)
+        #expect(Self.failed(try Examples.run("buggy-partial", Examples.setup("buggy-partial", bufferMilliseconds: 10), memory: small)).isEmpty)
         // The correct driver uses what it got: whole packets of the partial allocation, or it fails cleanly.
         let simple = PhysicalMemory()
         simple.fragment(seed: 7, occupancy: 0.995, longestFreeRunPages: 1)

@@ -16,7 +16,8 @@
 //   examples/       WaveRTExamples: example miniports written as drivers are
 //   WaveRTTiming    timing scenarios, the Windows position checks, JSON reports, SVG plots
 //   WaveRTALSA      the ALSA sink and source (libasound2): rings, writer, drift compensation
-//   WaveRTRunner    what `wavert play`, `record` and `soak` do
+//   WaveRTRunner    what `wavert play` and `record` do
+//   WaveRTSoak      what `wavert soak` does: one stream on the virtual clock for hours, every check after every step
 //   WaveRT          the umbrella a user imports
 //   wavert          the command-line tool
 import PackageDescription
@@ -69,11 +70,14 @@ let package = Package(
         .target(name: "WaveRTRunner",
                 dependencies: ["WaveRTALSA", "WaveRTClient", "WaveRTExamples", "WaveRTPort", "WaveRTKernel", "WaveRTEngine",
                                "WaveRTDMA", "WaveRTMemory", "CWaveRTShim"]),
+        .target(name: "WaveRTSoak",
+                dependencies: ["WaveRTClient", "WaveRTExamples", "WaveRTSDK", "WaveRTPort", "WaveRTKernel", "WaveRTHardware", "WaveRTEngine",
+                               "WaveRTDMA", "WaveRTMemory", "CWaveRTShim"]),
         .target(name: "WaveRT",
                 dependencies: ["WaveRTMemory", "WaveRTDMA", "WaveRTEngine", "WaveRTHardware", "WaveRTKernel", "WaveRTPort",
-                               "WaveRTClient", "WaveRTExamples", "WaveRTTiming", "WaveRTALSA", "WaveRTRunner", "WaveRTSDK"]),
+                               "WaveRTClient", "WaveRTExamples", "WaveRTTiming", "WaveRTALSA", "WaveRTRunner", "WaveRTSDK", "WaveRTSoak"]),
         .executableTarget(name: "WaveRTCLI",
-                          dependencies: ["WaveRTRunner", "WaveRTTiming", "WaveRTSDK", "WaveRTExamples", "WaveRTClient", "WaveRTPort",
+                          dependencies: ["WaveRTRunner", "WaveRTTiming", "WaveRTSDK", "WaveRTSoak", "WaveRTExamples", "WaveRTClient", "WaveRTPort",
                                          "WaveRTKernel", "WaveRTEngine", "WaveRTDMA", "WaveRTMemory", "CALSA", "CWaveRTShim",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
@@ -103,6 +107,10 @@ let package = Package(
                                    "WaveRTDMA", "WaveRTMemory", "WaveRTTestSupport"]),
         .testTarget(name: "WaveRTALSATests", dependencies: ["WaveRTALSA", "WaveRTEngine", "WaveRTTestSupport"]),
         // `wavert play` and `record` end to end, the library calls and the executable.
+        // `wavert soak`: each example, a buggy one's findings, an injected failure and its replay.
+        .testTarget(name: "WaveRTSoakTests",
+                    dependencies: ["WaveRTSoak", "WaveRTExamples", "WaveRTClient", "WaveRTPort", "WaveRTKernel", "WaveRTEngine",
+                                   "WaveRTMemory", "WaveRTTestSupport"]),
         .testTarget(name: "WaveRTRunnerTests",
                     dependencies: ["WaveRTRunner", "WaveRTALSA", "WaveRTClient", "WaveRTExamples", "WaveRTEngine", "WaveRTTestSupport"]),
     ]

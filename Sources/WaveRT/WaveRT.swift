@@ -12,6 +12,7 @@
 /// - ``WaveRTALSA``: the ALSA sink and source.
 /// - ``WaveRTSDK``: C++ miniports built against the WDK's headers, loaded and run.
 /// - ``WaveRTRunner``: what `wavert play` and `record` do (and ``waveRTVersion``).
+/// - ``WaveRTSoak``: what `wavert soak` does.
 @_exported import WaveRTMemory
 @_exported import WaveRTDMA
 @_exported import WaveRTEngine
@@ -24,3 +25,4 @@
 @_exported import WaveRTALSA
 @_exported import WaveRTRunner
 @_exported import WaveRTSDK
+@_exported import WaveRTSoak

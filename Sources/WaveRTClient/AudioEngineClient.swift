@@ -126,6 +126,8 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
     private let runEpoch = Atomic<UInt64>(0)
     /// When the current RUN was asked for (the device moved from where it was from then on).
     private let runStart = Atomic<UInt64>(0)
+    /// When the last PAUSE was asked for (the device moved until then).
+    private let pauseStart = Atomic<UInt64>(0)
 
     /// Told of each wake as the client sees it (see ``AudioEngineClientObserver``).
     /// Set before ``start(scheduler:)``; not changed while the client runs.
@@ -243,6 +245,8 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
             port.adapter.dmaObservers.add(monitor)
         }
         started = true
+        // A notification the last run raised after the client stopped waiting is not one of this run's packets.
+        if let event { keClearEvent(event.event) }
         if !capture { preroll() }
         running.store(true, ordering: .releasing)
         lastService = timebase.now
@@ -276,7 +280,10 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
     @discardableResult
     public func pause() -> NTStatus {
         guard runEpoch.load(ordering: .acquiring) & 1 == 1 else { return .success }
+        pauseStart.store(timebase.now, ordering: .relaxed)
         runEpoch.add(1, ordering: .releasing)  // before: a read while the position freezes must not count time as movement
+        // The DMA catches up first: the glitch monitor judges what it moved with the timing it moved it under.
+        port.machine.synchronizeDevices()
         let before = timebase.now
         let status = pin.setState(.pause)
         pauseRequest = before...max(before, timebase.now)
@@ -311,7 +318,10 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
             self.thread = nil
         }
         if case .virtual(let clock) = timebase.hostClock { clock.detach(self) }
+        // What the DMA moved up to the pause is moved before the monitor is detached and judges what remains.
+        port.machine.synchronizeDevices()
         let status = pin.setState(.pause)
+        port.machine.synchronizeDevices()
         monitor.map { m in
             // Detached first: once remove returns no pass is in the monitor, and none will
             // call it, so judging what remains cannot race a transfer.
@@ -435,10 +445,18 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
         var delta = (offset &+ size &- lastOffset) % size
         let now = timebase.now
         let epoch = runEpoch.load(ordering: .acquiring)
-        // Since the last read in this RUN, or since this RUN was asked for (from where the device held).
-        let since = lastRead?.epoch == epoch ? lastRead!.time : runStart.load(ordering: .acquiring)
-        if epoch & 1 == 1, now > since {
-            let expected = PositionMath.frames(inNanoseconds: now - since, rate: UInt64(format.sampleRate)) * UInt64(format.blockAlign)
+        // Since the last read in this RUN, or since this RUN was asked for (from where the device held);
+        // in PAUSE, from a read in the RUN that paused up to the pause (a late wake must not lose those laps).
+        var ran: UInt64 = 0
+        if epoch & 1 == 1 {
+            let since = lastRead?.epoch == epoch ? lastRead!.time : runStart.load(ordering: .acquiring)
+            ran = now > since ? now - since : 0
+        } else if let last = lastRead, last.epoch &+ 1 == epoch {
+            let paused = pauseStart.load(ordering: .relaxed)
+            ran = paused > last.time ? paused - last.time : 0
+        }
+        if ran > 0 {
+            let expected = PositionMath.frames(inNanoseconds: ran, rate: UInt64(format.sampleRate)) * UInt64(format.blockAlign)
             if expected > delta + size / 2 { delta += (expected - delta + size / 2) / size * size }
         }
         lastRead = (now, epoch)

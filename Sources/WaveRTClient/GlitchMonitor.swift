@@ -207,6 +207,12 @@ public final class GlitchMonitor: DMAStreamObserver, @unchecked Sendable {
 
     private func absorbWatermarks() {
         watermarks.drain { mark in
+            // An unchanged watermark (a client waking in PAUSE) only extends the time the history covers:
+            // a long pause must not push out the entries runs still pending from before it are judged by.
+            if historyCount > 0, history[(historyStart + historyCount - 1) % historyCapacity].value == mark.value {
+                state.pointee.historyTime = max(state.pointee.historyTime, mark.time)
+                return
+            }
             if historyCount == historyCapacity {
                 historyStart = (historyStart + 1) % historyCapacity
                 historyCount -= 1

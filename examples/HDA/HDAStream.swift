@@ -88,7 +88,8 @@ open class HDAStream: MiniportWaveRTStreamNotification, MiniportWaveRTOutputStre
         // Whole packets of whole frames, each a multiple of 128 bytes, at least what was asked.
         let packets = max(1, notifications)
         let unit = lcm(format.blockAlign, HDA.BufferAlignment)
-        let packet = (requested / packets + unit - 1) / unit * unit
+        // One packet is split into two BDL entries (the controller needs at least two), so it holds two units.
+        let packet = max((requested / packets + unit - 1) / unit * unit, packets == 1 ? 2 * unit : unit)
         var size = packet * packets
         let highest: PhysicalAddress = miniport.addresses64 ? .max : 0xFFFF_FFFF
         guard let mdl = portStream.allocatePagesForMdl(highAddress: highest, totalBytes: size) else { return .failure(.insufficientResources) }

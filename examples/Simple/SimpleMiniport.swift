@@ -172,11 +172,17 @@ open class SimpleStream: MiniportWaveRTStreamNotification, @unchecked Sendable {
     /// The highest address the device's descriptors can hold (CAPS bit 0).
     open var highestAddress: PhysicalAddress { miniport.addresses64 ? .max : 0xFFFF_FFFF }
 
-    /// Whole packets of whole frames, each a multiple of the DMA's 4-byte alignment, at least what was asked.
+    /// Whole packets of whole frames, each a multiple of the DMA's 4-byte alignment, at least what was
+    /// asked, and each at least twice the FIFO: the device fetches that far ahead of the DAC, so a
+    /// smaller packet leaves a client woken at its notification nothing it could still write in time.
     func bufferSize(_ requested: Int, notifications: Int) -> Int {
         let packets = max(1, notifications)
         let unit = lcm(format.blockAlign, SG.alignment)
-        return (requested / packets + unit - 1) / unit * unit * packets
+        // FIFOSIZE follows FORMAT while the channel is stopped.
+        writeRegisterUlong(reg(SG.FORMAT), SG.format(format))
+        let fifo = Int(readRegisterUlong(reg(SG.FIFOSIZE)))
+        let packet = max(requested / packets, 2 * fifo)
+        return (packet + unit - 1) / unit * unit * packets
     }
 
     open func allocate(_ requested: Int, notifications: Int) -> Result<AudioBufferAllocation, NTStatus> {

@@ -147,6 +147,8 @@ NTSTATUS CHdaStream::Allocate(ULONG Requested, ULONG Notifications, PMDL *Mdl, U
     ULONG packets = Notifications ? Notifications : 1;
     ULONG unit = m_Format.nBlockAlign / Gcd(m_Format.nBlockAlign, HDA_BUFFER_ALIGNMENT) * HDA_BUFFER_ALIGNMENT;
     ULONG packet = (Requested / packets + unit - 1) / unit * unit;
+    // One packet is split into two BDL entries (the controller needs at least two), so it holds two units.
+    if (packets == 1 && packet < 2 * unit) packet = 2 * unit;
     ULONG size = packet * packets;
     PHYSICAL_ADDRESS highest;
     highest.QuadPart = m_Miniport->Addresses64() ? (LONGLONG)MAXULONG64 : 0xFFFFFFFFLL;

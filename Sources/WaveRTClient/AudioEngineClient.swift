@@ -83,7 +83,8 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
         var watermark: UInt64 = 0         // bytes written (read) since the stream started
         var deviceLinear: UInt64 = 0      // the device position, unwrapped
         var lastOffset: UInt64 = 0
-        var lastRead: (time: UInt64, epoch: UInt64)?  // when the position was last read, in which RUN
+        var lastRan: UInt64 = 0           // the stream's RUN time (``RunClock``) at the last position read
+        var runClock = RunClock()         // the last consistent reading of ``runClock``
         var packetsSignalled: UInt64 = 0  // notifications since the start: packets the DMA has at least fetched
         var nextPacket: UInt64 = 0
         var sourceEnd: UInt64 = .max
@@ -99,7 +100,7 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
     private var watermark: UInt64 { get { state.pointee.watermark } set { state.pointee.watermark = newValue } }
     private var deviceLinear: UInt64 { get { state.pointee.deviceLinear } set { state.pointee.deviceLinear = newValue } }
     private var lastOffset: UInt64 { get { state.pointee.lastOffset } set { state.pointee.lastOffset = newValue } }
-    private var lastRead: (time: UInt64, epoch: UInt64)? { get { state.pointee.lastRead } set { state.pointee.lastRead = newValue } }
+    private var lastRan: UInt64 { get { state.pointee.lastRan } set { state.pointee.lastRan = newValue } }
     private var packetsSignalled: UInt64 { get { state.pointee.packetsSignalled } set { state.pointee.packetsSignalled = newValue } }
     private var nextPacket: UInt64 { get { state.pointee.nextPacket } set { state.pointee.nextPacket = newValue } }
     private var sourceEnd: UInt64 { get { state.pointee.sourceEnd } set { state.pointee.sourceEnd = newValue } }
@@ -122,12 +123,9 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
     private var started = false
     private var runRequest: ClosedRange<UInt64>?
     private var pauseRequest: ClosedRange<UInt64>?
-    /// Bumped by every RUN and every PAUSE the client asks for; odd while the stream runs.
-    private let runEpoch = Atomic<UInt64>(0)
-    /// When the current RUN was asked for (the device moved from where it was from then on).
-    private let runStart = Atomic<UInt64>(0)
-    /// When the last PAUSE was asked for (the device moved until then).
-    private let pauseStart = Atomic<UInt64>(0)
+    /// How long the stream has run since the client started it: the control
+    /// path writes it at RUN and PAUSE, the client thread reads it.
+    private let runClock = Seqlock(RunClock())
 
     /// Told of each wake as the client sees it (see ``AudioEngineClientObserver``).
     /// Set before ``start(scheduler:)``; not changed while the client runs.
@@ -235,7 +233,8 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
         deviceLinear = 0
         playedPosition.store(0, ordering: .releasing)
         lastOffset = 0
-        lastRead = nil
+        lastRan = 0
+        state.pointee.runClock = RunClock()
         packetsSignalled = 0
         nextPacket = 0
         eosSent = false
@@ -258,10 +257,11 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
         let before = timebase.now
         let status = pin.setState(.run)
         runRequest = before...max(before, timebase.now)
-        runStart.store(before, ordering: .releasing)
-        runEpoch.add(1, ordering: .releasing)
+        // A new reckoning from STOP (stop() left the epoch even).
+        let stopped = runClock.writerValue.epoch & ~1
+        runClock.write(RunClock(epoch: stopped &+ 1, start: before, completed: 0))
         guard status.isSuccess else {
-            runEpoch.add(1, ordering: .releasing)
+            runClock.write(RunClock(epoch: stopped &+ 2, start: 0, completed: 0))
             running.store(false, ordering: .releasing)
             if let thread {
                 thread.requestStop()
@@ -279,28 +279,29 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
     /// finds nothing to do).
     @discardableResult
     public func pause() -> NTStatus {
-        guard runEpoch.load(ordering: .acquiring) & 1 == 1 else { return .success }
-        pauseStart.store(timebase.now, ordering: .relaxed)
-        runEpoch.add(1, ordering: .releasing)  // before: a read while the position freezes must not count time as movement
+        let run = runClock.writerValue
+        guard run.isRunning else { return .success }
+        // Before the request: a read while the position freezes must not count time as movement.
+        runClock.write(run.paused(at: timebase.now))
         // The DMA catches up first: the glitch monitor judges what it moved with the timing it moved it under.
         port.machine.synchronizeDevices()
         let before = timebase.now
         let status = pin.setState(.pause)
         pauseRequest = before...max(before, timebase.now)
-        if !status.isSuccess { runEpoch.add(1, ordering: .releasing) }
+        if !status.isSuccess { runClock.write(RunClock(epoch: run.epoch &+ 2, start: run.start, completed: run.completed)) }
         return status
     }
 
     /// KSSTATE_RUN from PAUSE: the position moves on from where it froze.
     @discardableResult
     public func resume() -> NTStatus {
-        guard running.load(ordering: .acquiring), runEpoch.load(ordering: .acquiring) & 1 == 0 else { return .success }
+        guard running.load(ordering: .acquiring), !runClock.writerValue.isRunning else { return .success }
         let before = timebase.now
         let status = pin.setState(.run)
         runRequest = before...max(before, timebase.now)
         if status.isSuccess {
-            runStart.store(before, ordering: .releasing)
-            runEpoch.add(1, ordering: .releasing)
+            let run = runClock.writerValue
+            runClock.write(RunClock(epoch: run.epoch &+ 1, start: before, completed: run.completed))
         }
         return status
     }
@@ -309,7 +310,7 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
     /// the monitor judge what remains.
     @discardableResult
     public func stop() -> NTStatus {
-        if runEpoch.load(ordering: .acquiring) & 1 == 1 { runEpoch.add(1, ordering: .releasing) }
+        if runClock.writerValue.isRunning { runClock.write(runClock.writerValue.paused(at: timebase.now)) }
         guard running.exchange(false, ordering: .acquiringAndReleasing) else { return .success }
         if let thread {
             thread.requestStop()
@@ -444,22 +445,16 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
         }
         var delta = (offset &+ size &- lastOffset) % size
         let now = timebase.now
-        let epoch = runEpoch.load(ordering: .acquiring)
-        // Since the last read in this RUN, or since this RUN was asked for (from where the device held);
-        // in PAUSE, from a read in the RUN that paused up to the pause (a late wake must not lose those laps).
-        var ran: UInt64 = 0
-        if epoch & 1 == 1 {
-            let since = lastRead?.epoch == epoch ? lastRead!.time : runStart.load(ordering: .acquiring)
-            ran = now > since ? now - since : 0
-        } else if let last = lastRead, last.epoch &+ 1 == epoch {
-            let paused = pauseStart.load(ordering: .relaxed)
-            ran = paused > last.time ? paused - last.time : 0
-        }
+        // How long the stream ran since the last read, whatever RUNs and PAUSEs came between
+        // (a late wake must not lose the laps of a RUN that ended before it).
+        if let run = runClock.read() { state.pointee.runClock = run }
+        let ranTotal = state.pointee.runClock.ran(at: now)
+        let ran = ranTotal > lastRan ? ranTotal - lastRan : 0
         if ran > 0 {
             let expected = PositionMath.frames(inNanoseconds: ran, rate: UInt64(format.sampleRate)) * UInt64(format.blockAlign)
             if expected > delta + size / 2 { delta += (expected - delta + size / 2) / size * size }
         }
-        lastRead = (now, epoch)
+        lastRan = ranTotal
         deviceLinear &+= delta
         lastOffset = offset
         playedPosition.store(deviceLinear, ordering: .releasing)
@@ -628,4 +623,25 @@ public enum ClientError: Error, Hashable, CustomStringConvertible {
         case .state(let state, let s): "KSPROPERTY_CONNECTION_STATE \(state) failed with \(s)"
         }
     }
+}
+
+/// The client's reckoning of how long its stream has run since it started
+/// it: RUN time of the runs that ended (PAUSE or STOP) plus the current one's.
+/// What the position offset cannot say (how many whole laps the device made
+/// while the client was kept from reading it) the time run says.
+struct RunClock: BitwiseCopyable {
+    /// Bumped at each RUN and each PAUSE the client asks for; odd while the stream runs.
+    var epoch: UInt64 = 0
+    /// When the current RUN was asked for (the device moved on from then).
+    var start: UInt64 = 0
+    /// Nanoseconds of the runs that ended.
+    var completed: UInt64 = 0
+
+    var isRunning: Bool { epoch & 1 == 1 }
+
+    /// Nanoseconds run by `time`.
+    func ran(at time: UInt64) -> UInt64 { completed &+ (isRunning && time > start ? time - start : 0) }
+
+    /// This run ended at `time`.
+    func paused(at time: UInt64) -> RunClock { RunClock(epoch: epoch &+ 1, start: start, completed: ran(at: time)) }
 }

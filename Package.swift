@@ -97,7 +97,7 @@ let package = Package(
                     dependencies: ["WaveRTExamples", "WaveRTClient", "WaveRTPort", "WaveRTKernel", "WaveRTHardware", "WaveRTEngine",
                                    "WaveRTDMA", "WaveRTMemory", "WaveRTTestSupport"]),
         .testTarget(name: "WaveRTSDKTests",
-                    dependencies: ["WaveRTSDK", "WaveRTExamples", "WaveRTClient", "WaveRTPort", "WaveRTKernel", "WaveRTEngine",
+                    dependencies: ["WaveRTSDK", "WaveRTSoak", "WaveRTExamples", "WaveRTClient", "WaveRTPort", "WaveRTKernel", "WaveRTEngine",
                                    "WaveRTMemory", "WaveRTTestSupport"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "WaveRTKernelTests",

@@ -136,7 +136,12 @@ public final class Machine: TimedWork, @unchecked Sendable {
     }
 
     /// Stops the processor thread. Kernel objects stay as they are.
-    public func shutdown() { scheduler.shutdown() }
+    /// The processor lets go of the machine too (its work list held it), so a
+    /// machine nothing else references is freed.
+    public func shutdown() {
+        scheduler.shutdown()
+        scheduler.remove(self)
+    }
 
     /// A new number for a stream, for verifier reports (the port names it).
     public func newStreamID(name: String) -> UInt32 {

@@ -69,13 +69,3 @@ public final class CollectingSink: AudioSink, @unchecked Sendable {
     public var count: Int { filled.load(ordering: .acquiring) }
     public var overflowBytes: UInt64 { overflowed.load(ordering: .relaxed) }
 }
-
-/// A capture source of silence (zero samples).
-public final class SilenceSource: AudioSource, @unchecked Sendable {
-    public init() {}
-    public func prepare(format: StreamFormat) throws {}
-    public func produce(into buffer: UnsafeMutableRawBufferPointer) {
-        if let base = buffer.baseAddress { memset(base, 0, buffer.count) }
-    }
-    public func finish() {}
-}

@@ -136,7 +136,7 @@ public final class HDAController: RegisterBlock, InterruptSource, TimedWork, @un
 
     /// Naturally aligned 8/16/32-bit accesses inside the BAR; anything else is counted and ignored.
     private func decode(_ offset: Int, _ width: AccessWidth, write: Bool) -> (Int, Int)? {
-        guard offset >= 0, offset + width.rawValue <= size else {
+        guard offset >= 0, offset <= size - width.rawValue else {
             write ? faults.unknownWrite(offset: offset, width: width) : faults.unknownRead(offset: offset, width: width)
             return nil
         }
@@ -300,6 +300,7 @@ public final class HDAController: RegisterBlock, InterruptSource, TimedWork, @un
         let address = PhysicalAddress((high << 32 | UInt64(low & ~0x7F)) &+ UInt64(8 * index))
         guard memory.map.isRAM(address), memory.owner(of: address) != .freePage,
               address.rawValue % UInt64(memory.pageSize) + 4 <= UInt64(memory.pageSize) else { return }
+        memory.dmaAudit.access(address.rawValue, count: 4, write: true)
         (memory.physicalView + Int(address.rawValue)).storeBytes(of: value.littleEndian, as: UInt32.self)
     }
 
@@ -632,6 +633,7 @@ public final class HDAStreamDescriptor: @unchecked Sendable {
             guard memory.map.isRAM(address), memory.owner(of: address) != .freePage else { return nil }
             page += 1
         }
+        memory.dmaAudit.access(base, count: bytes, write: false)
         let raw = UnsafeRawPointer(memory.physicalView + Int(base))
         return (0..<entries).map { i in
             let e = raw + i * HDARegister.bdlEntrySize

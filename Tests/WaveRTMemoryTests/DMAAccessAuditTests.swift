@@ -23,7 +23,7 @@ import WaveRTTestSupport
         memory.freePagesFromMdl(free)
         #expect(!audit.access(freed, count: 1, write: true))                      // a page freed since
         audit.refusal()
-        #expect(audit.accessCount == 5 && audit.accessBytes == 209 && audit.violationCount == 4 && audit.refusedCount == 1)
+        #expect(audit.accessCount == 5 && audit.accessBytes == 213 && audit.violationCount == 4 && audit.refusedCount == 1)
         #expect(audit.violationSummary == "4 device copies outside allocated RAM (last: 1 bytes at 0x\(String(freed, radix: 16)))")
     }
 }

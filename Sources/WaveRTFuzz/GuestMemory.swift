@@ -54,6 +54,14 @@ final class GuestMemory {
         }
     }
 
+    /// A `bytes`-long spot inside one page of a live MDL, at `alignment` (where a driver puts a list), if any MDL is live.
+    func placement(_ random: inout FuzzRandom, bytes: Int, alignment: Int) -> UInt64? {
+        guard !mdls.isEmpty, bytes <= memory.pageSize else { return nil }
+        let mdl = random.pick(mdls)
+        let slots = (memory.pageSize - bytes) / alignment
+        return mdl.physicalAddress(ofPage: random.int(0...(mdl.pageFrameNumbers.count - 1))).rawValue + UInt64(random.int(0...slots) * alignment)
+    }
+
     /// Bytes written where a driver could (a driver writes through its mapping, so only
     /// into allocated pages; a list "placed" anywhere else is simply not there).
     func write(_ bytes: [UInt8], at address: UInt64) {

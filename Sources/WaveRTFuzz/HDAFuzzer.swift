@@ -19,7 +19,7 @@ public enum HDAFuzzer {
         let clock = VirtualClock(start: 1_000_000)
         let scheduler = Scheduler(timebase: clock)
         let inputs = random.int(1...4), outputs = random.int(1...4)
-        let profile: DMAProfile = random.bool() ? .hda : random.pick(DMAProfile.presets)
+        let profile: DMAProfile = random.chance(3, in: 4) ? .hda : random.pick(DMAProfile.presets)
         let hda = HDAController(memory: guest.memory, timebase: clock, passGuard: scheduler.passGuard, profile: profile,
                                 faithfulFaults: random.bool(), inputStreams: inputs, outputStreams: outputs)
         scheduler.add(hda)
@@ -37,7 +37,7 @@ public enum HDAFuzzer {
                 let count = random.int(1...6)
                 let wellFormed = random.bool()
                 let list = guest.descriptorList(&random, count: count, alignment: 128, wellFormed: wellFormed)
-                let at = wellFormed ? guest.address(&random, alignment: 128) & ~0x7F : guest.address(&random, alignment: 128)
+                let at = (wellFormed ? guest.placement(&random, bytes: count * 16, alignment: 128) : nil) ?? guest.address(&random, alignment: 128)
                 guest.write(list.bytes, at: at)
                 w(sd + HDARegister.sdCTL, .byte, 1)
                 w(sd + HDARegister.sdCTL, .byte, 0)

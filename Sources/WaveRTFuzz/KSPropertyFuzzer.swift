@@ -55,7 +55,7 @@ public enum KSPropertyFuzzer {
         for _ in 0..<random.int(5...60) {
             switch random.int(0...9) {
             case 0: _ = pin.setState(KSState(rawValue: Int32(random.int(0...3)))!)
-            case 1: _ = pin.buffer(requestedSize: random.pick([0, 1, 4096, random.int(1...1 << 20), Int(random.edgy(bits: 33))]),
+            case 1: _ = pin.buffer(requestedSize: random.pick([0, 1, 4096, random.int(1...1 << 20), Int(random.edgy(bits: 26))]),
                                    notificationCount: random.pick([nil, 0, 1, 2, random.int(0...1000)]))
             case 2: clock.advance(by: UInt64(random.int(0...30_000_000)))
             default: request(pin, &random, &outcome)

@@ -33,8 +33,9 @@ public enum SGFuzzer {
             switch random.int(0...8) {
             case 0, 1, 2:  // a channel programmed as a driver would, with a random table
                 let count = random.int(1...8)
-                let table = guest.descriptorList(&random, count: count, alignment: 16, wellFormed: random.bool())
-                let at = guest.address(&random, alignment: 16)
+                let wellFormed = random.bool()
+                let table = guest.descriptorList(&random, count: count, alignment: 16, wellFormed: wellFormed)
+                let at = (wellFormed ? guest.placement(&random, bytes: count * 16, alignment: 16) : nil) ?? guest.address(&random, alignment: 16)
                 guest.write(table.bytes, at: at)
                 w(c + R.CTL, 4)
                 w(c + R.DESCLO, at & 0xFFFF_FFFF)

@@ -18,6 +18,7 @@ public enum HDAFuzzer {
         let guest = GuestMemory(random: &random)
         let clock = VirtualClock(start: 1_000_000)
         let scheduler = Scheduler(timebase: clock)
+        defer { scheduler.shutdown() }  // the clock holds the scheduler, which holds the device: let them go
         let inputs = random.int(1...4), outputs = random.int(1...4)
         let profile: DMAProfile = random.chance(3, in: 4) ? .hda : random.pick(DMAProfile.presets)
         let hda = HDAController(memory: guest.memory, timebase: clock, passGuard: scheduler.passGuard, profile: profile,
@@ -84,7 +85,6 @@ public enum HDAFuzzer {
         guest.check(&outcome)
         outcome.count("guest errors", hda.errors.total)
         outcome.count("bus faults", hda.faults.total)
-        _ = scheduler
         return outcome
     }
 

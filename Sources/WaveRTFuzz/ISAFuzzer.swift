@@ -20,6 +20,7 @@ public enum ISAFuzzer {
         let guest = GuestMemory(random: &random)
         let clock = VirtualClock(start: 1_000_000)
         let scheduler = Scheduler(timebase: clock)
+        defer { scheduler.shutdown() }  // the clock holds the scheduler, which holds the device: let them go
         let bus = IOBus()
         let isa = ISADMAController(timebase: clock)
         for (block, window) in isa.blocks { try! bus.attach(block, at: window) }

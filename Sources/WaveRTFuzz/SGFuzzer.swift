@@ -22,6 +22,7 @@ public enum SGFuzzer {
         let guest = GuestMemory(random: &random)
         let clock = VirtualClock(start: 1_000_000)
         let scheduler = Scheduler(timebase: clock)
+        defer { scheduler.shutdown() }  // the clock holds the scheduler, which holds the device: let them go
         let profile: DMAProfile = random.bool() ? random.pick([.pcie64SG, .pci32SG]) : random.pick(DMAProfile.presets)
         let sg = GenericBusMaster(memory: guest.memory, timebase: clock, passGuard: scheduler.passGuard, profile: profile,
                                   faithfulFaults: random.bool(), coarsePosition: random.bool())

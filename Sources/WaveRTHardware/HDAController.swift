@@ -35,7 +35,7 @@ public final class HDAController: RegisterBlock, InterruptSource, TimedWork, @un
     public enum GuestError: Int, CaseIterable, CustomStringConvertible, Sendable {
         case writeInControllerReset, resetWhileRunning, runWithoutCRST, lviBelowOne, cblZero, badFormat
         case bdlNotFetchable, dmaProgramRefused, cblMismatch, streamTagZero, writeWhileRunning, readOnlyWrite
-        case sinkFormatRefused
+        case sinkFormatRefused, positionBufferNotRAM
 
         public var description: String {
             switch self {
@@ -52,6 +52,7 @@ public final class HDAController: RegisterBlock, InterruptSource, TimedWork, @un
             case .writeWhileRunning: "CBL, LVI, FMT or BDPL/BDPU written while RUN = 1: used only at the next RUN"
             case .readOnlyWrite: "write to a read-only register"
             case .sinkFormatRefused: "the sink could not take the programmed format"
+            case .positionBufferNotRAM: "DPLBASE/DPUBASE (DPBE set) points at memory that is not allocated RAM: position not written"
             }
         }
     }
@@ -299,7 +300,10 @@ public final class HDAController: RegisterBlock, InterruptSource, TimedWork, @un
         let high = profile.addressBits >= 64 ? UInt64(dpubase.load(ordering: .relaxed)) : 0
         let address = PhysicalAddress((high << 32 | UInt64(low & ~0x7F)) &+ UInt64(8 * index))
         guard memory.map.isRAM(address), memory.owner(of: address) != .freePage,
-              address.rawValue % UInt64(memory.pageSize) + 4 <= UInt64(memory.pageSize) else { return }
+              address.rawValue % UInt64(memory.pageSize) + 4 <= UInt64(memory.pageSize) else {
+            errors.note(.positionBufferNotRAM, address.rawValue)
+            return
+        }
         memory.dmaAudit.access(address.rawValue, count: 4, write: true)
         (memory.physicalView + Int(address.rawValue)).storeBytes(of: value.littleEndian, as: UInt32.self)
     }

@@ -22,7 +22,7 @@ import WaveRTTestSupport
         let port = try WaveRTPort(miniport: try #require(ExampleMiniport.named("buggy-partial")).make(), adapter: adapter)
         let pin = try port.createPin(0, dataFormat: KSDataFormat(.cd48k)).get()
         let result = pin.buffer(requestedSize: 64 << 20, notificationCount: 2)
-        // Below 16 MiB there are fewer than 64 MiB: the MDL is partial, the driver reports 64 MiB anyway.
+        // Below 16 MiB there are fewer than 64 MiB: the MDL is partial, the driver reports 64 MiB anyway (16384 table entries where the old table had room for about 4000).
         guard case .failure(let status) = result else { Issue.record("a 64 MiB buffer below 16 MiB was granted"); return }
         #expect(status == .insufficientResources || status == .invalidParameter || status == .invalidDeviceRequest, "\(status)")
         let rules = machine.verifier.violations.map(\.rule.description)

@@ -190,6 +190,11 @@ enum MisuseCases {
         MisuseCase(name: "Stream registers written while RUN = 1", trigger: "RUN; write SDnCBL", expect: ["while RUN = 1"]) {
             let r = HDARig(); r.run(entries: [(r.page1, 2048), (r.page2, 2048)]); r.w(HDARig.sd + HDARegister.sdCBL, 8192); return r.report
         },
+        MisuseCase(name: "DMA position buffer (DPLBASE) in a memory hole", trigger: "DPLBASE = 0xA_0000 | DPBE; RUN a valid stream; 1 ms",
+                   expect: ["DPLBASE", "not allocated RAM"]) {
+            let r = HDARig(); r.w(HDARegister.dplbase, 0xA_0001); r.run(entries: [(r.page1, 2048), (r.page2, 2048)])
+            r.clock.advance(by: 1_000_000); return r.report
+        },
         MisuseCase(name: "Bad register width / offset", trigger: "64-bit write to GCTL, 32-bit read at +0x09, read at +0x5000",
                    expect: ["bad widths", "unknown reads"]) {
             let r = HDARig()

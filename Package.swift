@@ -18,6 +18,8 @@
 //   WaveRTALSA      the ALSA sink and source (libasound2): rings, writer, drift compensation
 //   WaveRTRunner    what `wavert play` and `record` do
 //   WaveRTSoak      what `wavert soak` does: one stream on the virtual clock for hours, every check after every step
+//   WaveRTFuzz      seeded fuzzers (devices, KS properties, DMA profiles, audio files) and the
+//                   misuse catalogue; `wavert fuzz` runs them (not part of the umbrella)
 //   WaveRT          the umbrella a user imports
 //   wavert          the command-line tool
 import PackageDescription
@@ -73,11 +75,14 @@ let package = Package(
         .target(name: "WaveRTSoak",
                 dependencies: ["WaveRTClient", "WaveRTExamples", "WaveRTSDK", "WaveRTPort", "WaveRTKernel", "WaveRTHardware", "WaveRTEngine",
                                "WaveRTDMA", "WaveRTMemory", "CWaveRTShim"]),
+        .target(name: "WaveRTFuzz",
+                dependencies: ["WaveRTClient", "WaveRTExamples", "WaveRTPort", "WaveRTKernel", "WaveRTHardware", "WaveRTEngine",
+                               "WaveRTDMA", "WaveRTMemory"]),
         .target(name: "WaveRT",
                 dependencies: ["WaveRTMemory", "WaveRTDMA", "WaveRTEngine", "WaveRTHardware", "WaveRTKernel", "WaveRTPort",
                                "WaveRTClient", "WaveRTExamples", "WaveRTTiming", "WaveRTALSA", "WaveRTRunner", "WaveRTSDK", "WaveRTSoak"]),
         .executableTarget(name: "WaveRTCLI",
-                          dependencies: ["WaveRTRunner", "WaveRTTiming", "WaveRTSDK", "WaveRTSoak", "WaveRTExamples", "WaveRTClient", "WaveRTPort",
+                          dependencies: ["WaveRTRunner", "WaveRTTiming", "WaveRTSDK", "WaveRTSoak", "WaveRTFuzz", "WaveRTExamples", "WaveRTClient", "WaveRTPort",
                                          "WaveRTKernel", "WaveRTEngine", "WaveRTDMA", "WaveRTMemory", "CALSA", "CWaveRTShim",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
@@ -111,6 +116,10 @@ let package = Package(
         .testTarget(name: "WaveRTSoakTests",
                     dependencies: ["WaveRTSoak", "WaveRTExamples", "WaveRTClient", "WaveRTPort", "WaveRTKernel", "WaveRTEngine",
                                    "WaveRTMemory", "WaveRTTestSupport"]),
+        // Each fuzzer on a fixed seed and budget (`wavert fuzz` runs them for longer), and the misuse catalogue.
+        .testTarget(name: "WaveRTFuzzTests",
+                    dependencies: ["WaveRTFuzz", "WaveRTClient", "WaveRTExamples", "WaveRTPort", "WaveRTKernel", "WaveRTHardware",
+                                   "WaveRTEngine", "WaveRTDMA", "WaveRTMemory", "WaveRTTestSupport"]),
         .testTarget(name: "WaveRTRunnerTests",
                     dependencies: ["WaveRTRunner", "WaveRTALSA", "WaveRTClient", "WaveRTExamples", "WaveRTEngine", "WaveRTTestSupport"]),
     ]

@@ -67,6 +67,7 @@ public final class DMAController: @unchecked Sendable {
         return p
     }()
     private let physicalView: UnsafeMutableRawPointer
+    private let audit: DMAAccessAudit
     private let pageShift: UInt64
     private let gate = DMATransferGate()
 
@@ -79,6 +80,7 @@ public final class DMAController: @unchecked Sendable {
         self.memory = memory
         self.faithfulFaults = faithfulFaults
         self.physicalView = memory.physicalView
+        audit = memory.dmaAudit
         pageShift = UInt64(memory.pageSize.trailingZeroBitCount)
         memory.register(gate)
     }
@@ -313,10 +315,13 @@ public final class DMAController: @unchecked Sendable {
         transfer(count: count) { piece, offset, n, at, usable in
             let dst = destination + at
             if piece.faults.contains(.openBus) {
+                self.audit.refusal()
                 memset(dst, Int32(PhysicalMemory.openBusByte), n)
             } else if usable {
+                self.audit.access(piece.effective + UInt64(offset), count: n, write: false)
                 memcpy(dst, self.physicalView + Int(piece.effective) + offset, n)
             } else {
+                self.audit.refusal()
                 memset(dst, 0, n)  // freed or unallocated: the bus returns nothing we may show
             }
         }
@@ -329,7 +334,10 @@ public final class DMAController: @unchecked Sendable {
     public func write(from source: UnsafeRawPointer, count: Int) -> Int {
         transfer(count: count) { piece, offset, n, at, usable in
             if usable && !piece.faults.contains(.openBus) {
+                self.audit.access(piece.effective + UInt64(offset), count: n, write: true)
                 memcpy(self.physicalView + Int(piece.effective) + offset, source + at, n)
+            } else {
+                self.audit.refusal()
             }
         }
     }

@@ -54,6 +54,8 @@ extension DMAProfile {
                 throw .missingField(path: source, field: key.stringValue)
             case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
                 let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+                // Not an object at the top (an array, a number, a string): there is no field to name.
+                guard !field.isEmpty else { throw .notJSON(path: source, reason: "the top level must be an object of profile fields") }
                 let expected = type == String.self ? "a string" : type == Bool.self ? "true or false" : "a whole number"
                 throw .wrongType(path: source, field: field, expected: expected)
             case .dataCorrupted(let context):

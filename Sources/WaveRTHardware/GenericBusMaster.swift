@@ -347,6 +347,7 @@ public final class GenericBusMaster: RegisterBlock, InterruptSource, TimedWork, 
                 guard memory.map.isRAM(address), memory.owner(of: address) != .freePage else { return nil }
                 page += 1
             }
+            memory.dmaAudit.access(base, count: Int(bytes), write: false)
             let raw = UnsafeRawPointer(memory.physicalView + Int(base))
             return (0..<count).map { i in
                 let e = raw + i * GenericBusMaster.descriptorSize

@@ -35,7 +35,7 @@ public final class HDAController: RegisterBlock, InterruptSource, TimedWork, @un
     public enum GuestError: Int, CaseIterable, CustomStringConvertible, Sendable {
         case writeInControllerReset, resetWhileRunning, runWithoutCRST, lviBelowOne, cblZero, badFormat
         case bdlNotFetchable, dmaProgramRefused, cblMismatch, streamTagZero, writeWhileRunning, readOnlyWrite
-        case sinkFormatRefused
+        case sinkFormatRefused, positionBufferNotRAM
 
         public var description: String {
             switch self {
@@ -52,6 +52,7 @@ public final class HDAController: RegisterBlock, InterruptSource, TimedWork, @un
             case .writeWhileRunning: "CBL, LVI, FMT or BDPL/BDPU written while RUN = 1: used only at the next RUN"
             case .readOnlyWrite: "write to a read-only register"
             case .sinkFormatRefused: "the sink could not take the programmed format"
+            case .positionBufferNotRAM: "DPLBASE/DPUBASE (DPBE set) points at memory that is not allocated RAM: position not written"
             }
         }
     }
@@ -136,7 +137,7 @@ public final class HDAController: RegisterBlock, InterruptSource, TimedWork, @un
 
     /// Naturally aligned 8/16/32-bit accesses inside the BAR; anything else is counted and ignored.
     private func decode(_ offset: Int, _ width: AccessWidth, write: Bool) -> (Int, Int)? {
-        guard offset >= 0, offset + width.rawValue <= size else {
+        guard offset >= 0, offset <= size - width.rawValue else {
             write ? faults.unknownWrite(offset: offset, width: width) : faults.unknownRead(offset: offset, width: width)
             return nil
         }
@@ -299,7 +300,11 @@ public final class HDAController: RegisterBlock, InterruptSource, TimedWork, @un
         let high = profile.addressBits >= 64 ? UInt64(dpubase.load(ordering: .relaxed)) : 0
         let address = PhysicalAddress((high << 32 | UInt64(low & ~0x7F)) &+ UInt64(8 * index))
         guard memory.map.isRAM(address), memory.owner(of: address) != .freePage,
-              address.rawValue % UInt64(memory.pageSize) + 4 <= UInt64(memory.pageSize) else { return }
+              address.rawValue % UInt64(memory.pageSize) + 4 <= UInt64(memory.pageSize) else {
+            errors.note(.positionBufferNotRAM, address.rawValue)
+            return
+        }
+        memory.dmaAudit.access(address.rawValue, count: 4, write: true)
         (memory.physicalView + Int(address.rawValue)).storeBytes(of: value.littleEndian, as: UInt32.self)
     }
 
@@ -632,6 +637,7 @@ public final class HDAStreamDescriptor: @unchecked Sendable {
             guard memory.map.isRAM(address), memory.owner(of: address) != .freePage else { return nil }
             page += 1
         }
+        memory.dmaAudit.access(base, count: bytes, write: false)
         let raw = UnsafeRawPointer(memory.physicalView + Int(base))
         return (0..<entries).map { i in
             let e = raw + i * HDARegister.bdlEntrySize

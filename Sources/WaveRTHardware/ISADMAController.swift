@@ -95,7 +95,6 @@ public final class ISADMAController: @unchecked Sendable {
         let generation = Atomic<UInt64>(0)
         /// Terminal counts already reported by a status read.
         let reportedTerminalCounts = Atomic<UInt64>(0)
-        private let clientSlot = Mutex<ISADMAChannelClient?>(nil)
         private let clientFast = UnsafeMutablePointer<Unmanaged<AnyObject>?>.allocate(capacity: 1)
 
         init(number: Int, controller: ISADMAController) {
@@ -124,10 +123,16 @@ public final class ISADMAController: @unchecked Sendable {
         /// The page the address counter stays inside: 64 KiB (bytes) or 128 KiB (words).
         public var wrapBoundary: UInt64 { number >= 4 ? 128 * 1024 : 64 * 1024 }
 
-        /// Wires the device on this channel's DREQ line.
+        /// Wires the device on this channel's DREQ line. Unretained: the device holds the
+        /// controller, so a reference back would keep both (and the machine's memory) alive
+        /// for ever; a device disconnects when it goes (``disconnect(_:)``).
         public func connect(_ client: ISADMAChannelClient) {
-            clientSlot.withLock { $0 = client }
             clientFast.pointee = Unmanaged.passUnretained(client as AnyObject)
+        }
+
+        /// Unwires `client` if it is the device on this channel (from its deinit).
+        public func disconnect(_ client: ISADMAChannelClient) {
+            if clientFast.pointee?.toOpaque() == Unmanaged.passUnretained(client as AnyObject).toOpaque() { clientFast.pointee = nil }
         }
 
         func transfers(at time: UInt64) -> UInt64 {

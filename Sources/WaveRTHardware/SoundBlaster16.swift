@@ -111,6 +111,8 @@ public final class SoundBlaster16: RegisterBlock, InterruptSource, TimedWork, IS
     }
 
     deinit {
+        isa.channels[Self.dma16].disconnect(self)
+        isa.channels[Self.dma8].disconnect(self)
         mixerScratch.deinitialize(count: 256)
         mixerScratch.deallocate()
         answers.deinitialize(count: 16)

@@ -118,7 +118,7 @@ public func mmMapIoSpace(_ physicalAddress: PhysicalAddress, _ numberOfBytes: In
     checkIrql(atMost: Irql.dispatchLevel, "MmMapIoSpace")
     guard let machine = Machine.current, numberOfBytes > 0,
           let (block, offset, _) = machine.bus.memoryBlock(at: physicalAddress),
-          offset + numberOfBytes <= block.size else { return nil }
+          numberOfBytes <= block.size - offset else { return nil }
     return machine.ioSpace.map(block, blockOffset: offset, length: numberOfBytes)
 }
 

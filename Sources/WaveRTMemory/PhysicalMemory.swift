@@ -44,6 +44,8 @@ public final class PhysicalMemory: @unchecked Sendable {
     /// The owner of each page frame, for DMA engines' lock-free checks.
     let owners: PageOwnerTable
     private let gates = Mutex<[ObjectIdentifier: DMATransferGate]>([:])
+    /// The account of every device copy through ``physicalView`` (off unless enabled).
+    public let dmaAudit: DMAAccessAudit
 
     /// The default machine: ``PhysicalMemoryMap/pc`` and top-down placement.
     public convenience init() {
@@ -69,6 +71,7 @@ public final class PhysicalMemory: @unchecked Sendable {
         let seed: UInt64 = if case .random(let s) = placement { s } else { 0 }
         state = Mutex(State(frames: frames, placement: placement, random: SplitMix64(seed: seed)))
         owners = PageOwnerTable(pageCount: pageCount)
+        dmaAudit = DMAAccessAudit(map: map, owners: owners)
     }
 
     // MARK: DMA engines

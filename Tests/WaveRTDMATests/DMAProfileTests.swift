@@ -84,3 +84,14 @@ import WaveRTDMA
         }
     }
 }
+
+/// Found by `wavert fuzz dma-profile`: JSON whose top level is not an object
+/// was refused as "field '' must be a whole number", naming no field.
+@Suite struct DMAProfileTopLevelRegressionTests {
+    @Test(arguments: ["[]", "7", "\"hda\"", "true", "[{\"name\": \"x\"}]"])
+    func aTopLevelThatIsNotAnObjectIsRefusedAsNotAProfile(_ text: String) {
+        #expect(throws: DMAProfileError.notJSON(path: "p.json", reason: "the top level must be an object of profile fields")) {
+            try DMAProfile.decode(Data(text.utf8), source: "p.json")
+        }
+    }
+}

@@ -217,9 +217,11 @@ open class SimpleStream: MiniportWaveRTStreamNotification, @unchecked Sendable {
     /// One descriptor per page, cut where each packet ends (IOC there), in a contiguous table.
     func writeTable(ioc: Bool) -> Bool {
         guard let mdl = buffer else { return false }
-        let pages = portStream.getPhysicalPagesCount(mdl)
         let packet = bufferBytes / max(1, notificationCount)
-        let maximum = pages + max(1, notificationCount)
+        // One entry per page the buffer spans plus one per packet cut: sized from the bytes the
+        // loop describes, not from the MDL (a driver that overstates its buffer, as buggy-partial
+        // does, must not write past its table as well).
+        let maximum = (bufferBytes + 4095) / 4096 + max(1, notificationCount)
         guard let t = portStream.allocateContiguousPagesForMdl(lowAddress: 0, highAddress: miniport.addresses64 ? .max : 0xFFFF_FFFF,
                                                                totalBytes: maximum * SG.descriptorBytes),
               let va = portStream.mapAllocatedPages(t, cacheType: .nonCached) else { return false }

@@ -18,6 +18,7 @@
 //   WaveRTALSA      the ALSA sink and source (libasound2): rings, writer, drift compensation
 //   WaveRTRunner    what `wavert play` and `record` do
 //   WaveRTSoak      what `wavert soak` does: one stream on the virtual clock for hours, every check after every step
+//   WaveRTLoad      many example streams in real time beside a CPU hog, notification latency against a timer baseline
 //   WaveRT          the umbrella a user imports
 //   wavert          the command-line tool
 import PackageDescription
@@ -73,9 +74,13 @@ let package = Package(
         .target(name: "WaveRTSoak",
                 dependencies: ["WaveRTClient", "WaveRTExamples", "WaveRTSDK", "WaveRTPort", "WaveRTKernel", "WaveRTHardware", "WaveRTEngine",
                                "WaveRTDMA", "WaveRTMemory", "CWaveRTShim"]),
+        .target(name: "WaveRTLoad",
+                dependencies: ["WaveRTRunner", "WaveRTClient", "WaveRTExamples", "WaveRTHardware", "WaveRTEngine", "CWaveRTShim",
+                               .product(name: "Histogram", package: "hdrhistogram-swift")]),
         .target(name: "WaveRT",
                 dependencies: ["WaveRTMemory", "WaveRTDMA", "WaveRTEngine", "WaveRTHardware", "WaveRTKernel", "WaveRTPort",
-                               "WaveRTClient", "WaveRTExamples", "WaveRTTiming", "WaveRTALSA", "WaveRTRunner", "WaveRTSDK", "WaveRTSoak"]),
+                               "WaveRTClient", "WaveRTExamples", "WaveRTTiming", "WaveRTALSA", "WaveRTRunner", "WaveRTSDK", "WaveRTSoak",
+                               "WaveRTLoad"]),
         .executableTarget(name: "WaveRTCLI",
                           dependencies: ["WaveRTRunner", "WaveRTTiming", "WaveRTSDK", "WaveRTSoak", "WaveRTExamples", "WaveRTClient", "WaveRTPort",
                                          "WaveRTKernel", "WaveRTEngine", "WaveRTDMA", "WaveRTMemory", "CALSA", "CWaveRTShim",
@@ -111,6 +116,8 @@ let package = Package(
         .testTarget(name: "WaveRTSoakTests",
                     dependencies: ["WaveRTSoak", "WaveRTExamples", "WaveRTClient", "WaveRTPort", "WaveRTKernel", "WaveRTEngine",
                                    "WaveRTMemory", "WaveRTTestSupport"]),
+        // 64 (or fewer) example streams in real time beside a CPU hog: glitches and the latency ratio.
+        .testTarget(name: "WaveRTLoadTests", dependencies: ["WaveRTLoad", "WaveRTEngine", "WaveRTTestSupport"]),
         .testTarget(name: "WaveRTRunnerTests",
                     dependencies: ["WaveRTRunner", "WaveRTALSA", "WaveRTClient", "WaveRTExamples", "WaveRTEngine", "WaveRTTestSupport"]),
     ]

@@ -67,7 +67,9 @@ extension RealTime {
             #expect(r.framesPlayed + (r.framesLost - r.framesDiscardedByDevice) == r.framesReceived,
                     "played \(r.framesPlayed) + lost \(r.framesLost) - discarded \(r.framesDiscardedByDevice) != received \(r.framesReceived)")
             #expect(r.framesReceived <= limit)
-            #expect(r.glitches == 0 && r.leaks.isEmpty && r.verifier.isEmpty)  // the miniport path was untouched
+            // The miniport path was untouched (a glitch here is the machine's load: its events say when).
+            #expect(r.glitches == 0, "\(r.glitchEvents)")
+            #expect(r.leaks.isEmpty && r.verifier.isEmpty, "\(r.leaks) \(r.verifier)")
         }
 
         @Test func anUnderrunIsPreparedAndWhatTheCardHeldIsCountedLost() throws {

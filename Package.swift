@@ -20,6 +20,7 @@
 //   WaveRTSoak      what `wavert soak` does: one stream on the virtual clock for hours, every check after every step
 //   WaveRTFuzz      seeded fuzzers (devices, KS properties, DMA profiles, audio files) and the
 //                   misuse catalogue; `wavert fuzz` runs them (not part of the umbrella)
+//   WaveRTLoad      many example streams in real time beside a CPU hog, notification latency against a timer baseline
 //   WaveRT          the umbrella a user imports
 //   wavert          the command-line tool
 import PackageDescription
@@ -78,9 +79,13 @@ let package = Package(
         .target(name: "WaveRTFuzz",
                 dependencies: ["WaveRTClient", "WaveRTExamples", "WaveRTPort", "WaveRTKernel", "WaveRTHardware", "WaveRTEngine",
                                "WaveRTDMA", "WaveRTMemory"]),
+        .target(name: "WaveRTLoad",
+                dependencies: ["WaveRTRunner", "WaveRTClient", "WaveRTExamples", "WaveRTHardware", "WaveRTEngine", "CWaveRTShim",
+                               .product(name: "Histogram", package: "hdrhistogram-swift")]),
         .target(name: "WaveRT",
                 dependencies: ["WaveRTMemory", "WaveRTDMA", "WaveRTEngine", "WaveRTHardware", "WaveRTKernel", "WaveRTPort",
-                               "WaveRTClient", "WaveRTExamples", "WaveRTTiming", "WaveRTALSA", "WaveRTRunner", "WaveRTSDK", "WaveRTSoak"]),
+                               "WaveRTClient", "WaveRTExamples", "WaveRTTiming", "WaveRTALSA", "WaveRTRunner", "WaveRTSDK", "WaveRTSoak",
+                               "WaveRTLoad"]),
         .executableTarget(name: "WaveRTCLI",
                           dependencies: ["WaveRTRunner", "WaveRTTiming", "WaveRTSDK", "WaveRTSoak", "WaveRTFuzz", "WaveRTExamples", "WaveRTClient", "WaveRTPort",
                                          "WaveRTKernel", "WaveRTEngine", "WaveRTDMA", "WaveRTMemory", "CALSA", "CWaveRTShim",
@@ -120,6 +125,8 @@ let package = Package(
         .testTarget(name: "WaveRTFuzzTests",
                     dependencies: ["WaveRTFuzz", "WaveRTClient", "WaveRTExamples", "WaveRTPort", "WaveRTKernel", "WaveRTHardware",
                                    "WaveRTEngine", "WaveRTDMA", "WaveRTMemory", "WaveRTTestSupport"]),
+        // 64 (or fewer) example streams in real time beside a CPU hog: glitches and the latency ratio.
+        .testTarget(name: "WaveRTLoadTests", dependencies: ["WaveRTLoad", "WaveRTEngine", "WaveRTTestSupport"]),
         .testTarget(name: "WaveRTRunnerTests",
                     dependencies: ["WaveRTRunner", "WaveRTALSA", "WaveRTClient", "WaveRTExamples", "WaveRTEngine", "WaveRTTestSupport"]),
     ]

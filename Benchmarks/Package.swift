@@ -40,6 +40,17 @@ let package = Package(
             ]
         ),
         .executableTarget(
+            name: "LoadBenchmarks",
+            dependencies: [
+                .product(name: "WaveRT", package: "WaveRT"),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/LoadBenchmarks",
+            plugins: [
+                .plugin(name: "BenchmarkPlugin", package: "benchmark"),
+            ]
+        ),
+        .executableTarget(
             name: "RegisterPathBenchmarks",
             dependencies: [
                 .product(name: "WaveRT", package: "WaveRT"),

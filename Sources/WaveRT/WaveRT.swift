@@ -13,6 +13,7 @@
 /// - ``WaveRTSDK``: C++ miniports built against the WDK's headers, loaded and run.
 /// - ``WaveRTRunner``: what `wavert play` and `record` do (and ``waveRTVersion``).
 /// - ``WaveRTSoak``: what `wavert soak` does.
+/// - ``WaveRTLoad``: many streams in real time beside a CPU hog, latency against a timer baseline.
 @_exported import WaveRTMemory
 @_exported import WaveRTDMA
 @_exported import WaveRTEngine
@@ -26,3 +27,4 @@
 @_exported import WaveRTRunner
 @_exported import WaveRTSDK
 @_exported import WaveRTSoak
+@_exported import WaveRTLoad

@@ -10,10 +10,16 @@ public protocol PCMDevice: AnyObject, Sendable {
     /// Frames per period and in the device buffer, as negotiated.
     var periodFrames: Int { get }
     var bufferFrames: Int { get }
-    /// `snd_pcm_writei`: frames written, or a negative errno (-EPIPE underrun, -ESTRPIPE suspended).
+    /// `snd_pcm_writei`: frames written, or a negative errno (-EPIPE underrun,
+    /// -ESTRPIPE suspended, -ENODEV/-EBADFD the device is gone).
     func write(_ frames: UnsafeRawPointer, count: Int) -> Int
-    /// `snd_pcm_recover(pcm, err, 1)`: 0 when recovered. May block for seconds on -ESTRPIPE.
-    func recover(_ error: Int32) -> Int32
+    /// `snd_pcm_resume`: 0 when the suspended PCM runs again from where it
+    /// stopped, -EAGAIN while the card is still waking (ask again later), any
+    /// other negative errno when it cannot resume (then ``prepare()``). Never blocks.
+    func resume() -> Int32
+    /// `snd_pcm_prepare`: 0 when the PCM is ready to start again, its queue
+    /// discarded (after an underrun, or a suspend it cannot resume from).
+    func prepare() -> Int32
     /// `snd_pcm_delay`: frames queued ahead of the speaker, or nil when unknown.
     func delay() -> Int?
     /// `snd_pcm_drain`.
@@ -157,9 +163,20 @@ public final class ALSAPCM: PCMDevice, PCMCaptureDevice, @unchecked Sendable {
         if let handle { _ = snd_pcm_drop(handle) }
     }
 
+    /// `snd_pcm_recover(pcm, err, 1)` (capture: the source recovers through it).
     public func recover(_ error: Int32) -> Int32 {
         guard let handle else { return -EBADF }
         return snd_pcm_recover(handle, error, 1)
+    }
+
+    public func resume() -> Int32 {
+        guard let handle else { return -EBADF }
+        return snd_pcm_resume(handle)
+    }
+
+    public func prepare() -> Int32 {
+        guard let handle else { return -EBADF }
+        return snd_pcm_prepare(handle)
     }
 
     public func delay() -> Int? {

@@ -41,17 +41,19 @@ public final class ALSASink: AudioSink, @unchecked Sendable {
     ///     least two ALSA buffers and two writes are kept, whatever is asked).
     ///   - compensateDrift: resample to follow a pacing card (system clock only).
     ///   - frameLimit: play exactly this many frames, then drain and complete.
+    ///   - recoveryPolicy: how long a suspended card (-ESTRPIPE) is waited for.
     public convenience init(device: any PCMDevice, format: StreamFormat, ringMilliseconds: Int = 500,
                             compensateDrift: Bool = true, deviceTimebase: DeviceTimebase? = nil,
-                            frameLimit: UInt64? = nil) throws(ALSAError)
+                            frameLimit: UInt64? = nil, recoveryPolicy: PCMRecoveryPolicy = .standard) throws(ALSAError)
     {
         try self.init(device: device, format: format, ringMilliseconds: ringMilliseconds, compensateDrift: compensateDrift,
-                      deviceTimebase: deviceTimebase, frameLimit: frameLimit, resampler: nil)
+                      deviceTimebase: deviceTimebase, frameLimit: frameLimit, resampler: nil, recoveryPolicy: recoveryPolicy)
     }
 
     /// As above, with the resampler given (tests inject faults through it).
     init(device: any PCMDevice, format: StreamFormat, ringMilliseconds: Int = 500, compensateDrift: Bool = true,
-         deviceTimebase: DeviceTimebase? = nil, frameLimit: UInt64? = nil, resampler: (any StreamingResampler)?) throws(ALSAError)
+         deviceTimebase: DeviceTimebase? = nil, frameLimit: UInt64? = nil, resampler: (any StreamingResampler)?,
+         recoveryPolicy: PCMRecoveryPolicy = .standard) throws(ALSAError)
     {
         self.device = device
         self.format = format
@@ -63,7 +65,7 @@ public final class ALSASink: AudioSink, @unchecked Sendable {
         let frames = max(format.sampleRate * ringMilliseconds / 1000, 2 * device.bufferFrames, 4 * chunk)
         ring = FrameRing(frameBytes: format.blockAlign, capacityFrames: frames)
         writer = try PCMWriter(device: device, format: format, ring: ring, compensateDrift: self.compensateDrift,
-                               deviceTimebase: deviceTimebase, resampler: resampler)
+                               deviceTimebase: deviceTimebase, resampler: resampler, recoveryPolicy: recoveryPolicy)
         if frameLimit == 0 { inputEnded.store(true, ordering: .relaxed) }
     }
 
@@ -76,12 +78,20 @@ public final class ALSASink: AudioSink, @unchecked Sendable {
     }
 
     /// Engine thread: hands the bytes to the writer. Never blocks; a full ring
-    /// drops whole frames and counts them. Bytes past the frame limit are not played.
+    /// drops whole frames and counts them. Bytes past the frame limit are not
+    /// played. Once the writer has failed (the device is gone) nothing more can
+    /// play: whole frames are counted lost instead of queued.
     public func consume(_ bytes: UnsafeRawBufferPointer) {
         let before = received.load(ordering: .relaxed)
         guard before < limitBytes else { return }
         let count = Int(min(UInt64(bytes.count), limitBytes - before))
-        let dropped = ring.write(UnsafeRawBufferPointer(rebasing: bytes[..<count]))
+        let dropped: Int
+        if writer.isFinished && writer.fatalError != nil {
+            let align = UInt64(format.blockAlign)
+            dropped = Int((before + UInt64(count)) / align - before / align)
+        } else {
+            dropped = ring.write(UnsafeRawBufferPointer(rebasing: bytes[..<count]))
+        }
         if dropped > 0 { writer.noteDropped(frames: dropped) }
         received.store(before + UInt64(count), ordering: .relaxed)
         if before + UInt64(count) == limitBytes {
@@ -97,7 +107,11 @@ public final class ALSASink: AudioSink, @unchecked Sendable {
         ring.wake()
         t.join()
         thread = nil
-        if !writer.drained { device.drain() }
+        if writer.fatalError != nil {
+            writer.discardUnplayed()  // what reached the ring after the writer failed
+        } else if !writer.drained {
+            device.drain()
+        }
     }
 
     // MARK: Figures (any thread)
@@ -106,8 +120,16 @@ public final class ALSASink: AudioSink, @unchecked Sendable {
     public var xruns: UInt64 { writer.xruns }
     /// Suspends (-ESTRPIPE) recovered.
     public var suspends: UInt64 { writer.suspends }
-    /// Frames dropped: backlog shed after an underrun, stale resampled output, or a full ring.
+    /// Frames dropped: backlog shed after an underrun or suspend, stale resampled output, a full
+    /// ring, what the card held when `snd_pcm_prepare` discarded it, and after a fatal error
+    /// everything that could no longer be played.
     public var framesLost: UInt64 { writer.framesLost }
+    /// The part of ``framesLost`` the card had taken (`snd_pcm_delay` before `snd_pcm_prepare`).
+    public var framesDiscardedByDevice: UInt64 { writer.framesDiscardedByDevice }
+    /// Stream frames taken from the engine (up to the frame limit).
+    public var framesReceived: UInt64 { received.load(ordering: .relaxed) / UInt64(format.blockAlign) }
+    /// How long a suspended card is waited for.
+    public var recoveryPolicy: PCMRecoveryPolicy { writer.recoveryPolicy }
     /// Stream frames played (handed to ALSA, through the resampler when compensating).
     public var framesPlayed: UInt64 { writer.framesPlayed }
     /// Frames `snd_pcm_writei` took (as many as ``framesPlayed`` unless resampling).
@@ -143,6 +165,10 @@ public final class ALSASink: AudioSink, @unchecked Sendable {
                 }
             case .deviceBusy:
                 usleep(1_000)  // ALSA took nothing: try again shortly rather than spin
+            case .retry(let at):
+                // A suspended card still waking: sleep to the writer's next snd_pcm_resume
+                // (at most 50 ms at a time, so a finish() is not kept waiting on a long interval).
+                _ = wrt_sleep_until_monotonic_ns(min(at, wrt_monotonic_ns() + 50_000_000))
             case .finished:
                 return
             }

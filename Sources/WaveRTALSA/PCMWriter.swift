@@ -17,6 +17,17 @@ import WaveRTEngine
 /// - frames shed after an underrun, or output that could no longer be played,
 ///   are counted in ``framesLost``; resampler failures in ``resamplerErrors``.
 ///
+/// Faults at the PCM, as `snd_pcm_writei` reports them:
+/// - -EPIPE (underrun): `snd_pcm_prepare`; what the card still held
+///   (`snd_pcm_delay`, when it says) and the backlog beyond the target are lost.
+/// - -ESTRPIPE (suspended): `snd_pcm_resume` until it stops saying -EAGAIN,
+///   bounded by a ``PCMRecoveryPolicy`` and waited out by the caller
+///   (``Progress/retry(at:)``); a card that cannot resume is prepared instead.
+///   The backlog built up meanwhile is shed like after an underrun.
+/// - -ENODEV, -EBADFD or anything else (the device is gone): the writer stops
+///   with ``fatalError``; what the ring still holds, and whatever reaches the
+///   sink afterwards, is lost and counted.
+///
 /// Drift compensation (system clock, against a card that paces): the stream
 /// goes straight through until the card first reports a queue (`snd_pcm_delay`
 /// > 0; ALSA's `null` and `file` never do, so they get every sample untouched).
@@ -31,6 +42,9 @@ final class PCMWriter: @unchecked Sendable {
         case needsInput
         /// ALSA took nothing (-EAGAIN, a full non-blocking device): try again shortly.
         case deviceBusy
+        /// The card is suspended and still waking (`snd_pcm_resume` said -EAGAIN):
+        /// call again at this host time (ns), not before.
+        case retry(at: UInt64)
         /// Everything was written and drained, or a fatal error stopped the writer.
         case finished
     }
@@ -62,6 +76,14 @@ final class PCMWriter: @unchecked Sendable {
     private let resets = Atomic<UInt64>(0)
     private let done = Atomic<Bool>(false)
     private let drainedFlag = Atomic<Bool>(false)
+    private let discardedByDevice = Atomic<UInt64>(0)
+
+    /// How long a suspended card is waited for.
+    let recoveryPolicy: PCMRecoveryPolicy
+    // Writer-thread state while the card is suspended: resume calls that said -EAGAIN, and when to ask again.
+    private var suspended = false
+    private var resumeAttempts = 0
+    private var nextResume: UInt64 = 0
 
     // Writer-thread state.
     private var mode = Mode.direct
@@ -83,10 +105,12 @@ final class PCMWriter: @unchecked Sendable {
     private var historyFrames = 0
 
     init(device: any PCMDevice, format: StreamFormat, ring: FrameRing, compensateDrift: Bool,
-         deviceTimebase: DeviceTimebase?, resampler: (any StreamingResampler)? = nil) throws(ALSAError)
+         deviceTimebase: DeviceTimebase?, resampler: (any StreamingResampler)? = nil,
+         recoveryPolicy: PCMRecoveryPolicy = .standard) throws(ALSAError)
     {
         precondition(ring.frameBytes == format.blockAlign, "the ring must hold frames of the stream's format")
         self.device = device
+        self.recoveryPolicy = recoveryPolicy
         self.format = format
         self.ring = ring
         self.deviceTimebase = deviceTimebase
@@ -121,8 +145,13 @@ final class PCMWriter: @unchecked Sendable {
     var xruns: UInt64 { xrunCount.load(ordering: .relaxed) }
     /// Suspends (-ESTRPIPE) recovered.
     var suspends: UInt64 { suspendCount.load(ordering: .relaxed) }
-    /// Frames dropped: backlog shed after an underrun, resampled output an underrun made stale, a full ring.
+    /// Frames dropped: backlog shed after an underrun or a suspend, resampled output an underrun made
+    /// stale, a full ring, what the card held when prepared (``framesDiscardedByDevice``), and after a
+    /// fatal error everything that could no longer be played.
     var framesLost: UInt64 { lost.load(ordering: .relaxed) }
+    /// The part of ``framesLost`` that `snd_pcm_writei` had taken: queued in the card
+    /// (`snd_pcm_delay`) when `snd_pcm_prepare` discarded them. Also counted in ``framesPlayed``.
+    var framesDiscardedByDevice: UInt64 { discardedByDevice.load(ordering: .relaxed) }
     /// Stream frames played: taken by ALSA straight, or by the resampler on their way to it.
     var framesPlayed: UInt64 { streamFrames.load(ordering: .relaxed) }
     /// Frames `snd_pcm_writei` took (differs from ``framesPlayed`` only when resampling).
@@ -158,6 +187,17 @@ final class PCMWriter: @unchecked Sendable {
     /// Engine thread: frames the ring had no room for.
     func noteDropped(frames: Int) { lost.add(UInt64(frames), ordering: .relaxed) }
 
+    /// After the writer thread has stopped (joined), once the writer failed:
+    /// the frames left in the ring will never play; they leave it, counted lost.
+    func discardUnplayed() {
+        guard fatalError != nil else { return }
+        let left = ring.readableFrames
+        if left > 0 {
+            ring.consume(frames: left)
+            lost.add(UInt64(left), ordering: .relaxed)
+        }
+    }
+
     // MARK: Writer thread
 
     /// Does the next piece of work at host time `now` (ns). `endOfInput`: no
@@ -165,6 +205,7 @@ final class PCMWriter: @unchecked Sendable {
     /// flush the resampler, drain the PCM and finish.
     func step(now: UInt64, endOfInput: Bool) -> Progress {
         if done.load(ordering: .relaxed) { return .finished }
+        if suspended { return now < nextResume ? .retry(at: nextResume) : resume(now: now) }
         if pendingFrames > 0 { return writePending(now: now) }
         let available = ring.readableFrames
         if available == 0 {
@@ -180,7 +221,7 @@ final class PCMWriter: @unchecked Sendable {
 
     private func writeDirect(_ start: UnsafeRawPointer, frames: Int, now: UInt64) -> Progress {
         let rc = device.write(start, count: frames)
-        if rc < 0 { return handle(error: Int32(-rc)) }
+        if rc < 0 { return handle(error: Int32(-rc), now: now) }
         if rc == 0 { return .deviceBusy }
         if compensatesDrift { remember(start, frames: rc) }
         ring.consume(frames: rc)  // only what ALSA took leaves the ring
@@ -216,7 +257,7 @@ final class PCMWriter: @unchecked Sendable {
     /// Writes resampled output ALSA has not taken yet.
     private func writePending(now: UInt64) -> Progress {
         let rc = device.write(converted + pendingStart * blockAlign, count: pendingFrames)
-        if rc < 0 { return handle(error: Int32(-rc)) }
+        if rc < 0 { return handle(error: Int32(-rc), now: now) }
         if rc == 0 { return .deviceBusy }
         pendingStart += rc
         pendingFrames -= rc
@@ -261,44 +302,19 @@ final class PCMWriter: @unchecked Sendable {
     }
 
     /// Recovers from a write error; `.finished` when it is fatal.
-    private func handle(error: Int32) -> Progress {
+    private func handle(error: Int32, now: UInt64) -> Progress {
         switch error {
         case EPIPE:
             xrunCount.add(1, ordering: .relaxed)
-            let recovered = device.recover(-EPIPE)
-            // A PCM that cannot even be prepared again would fail every write: stop rather than spin.
-            if recovered < 0 { return fail(-recovered) }
-            // The engine kept producing while the card starved: shed the backlog
-            // beyond the target, or the stream would play that much later from now on.
-            let excess = ring.readableFrames - max(device.bufferFrames / 2, device.periodFrames)
-            if excess > 0 {
-                ring.consume(frames: excess)
-                lost.add(UInt64(excess), ordering: .relaxed)
-            }
-            // The card played silence meanwhile: what was resampled for before the
-            // gap is stale, and the resampler starts over from that silence.
-            if pendingFrames > 0 {
-                lost.add(UInt64(pendingFrames), ordering: .relaxed)
-                pendingFrames = 0
-            }
-            historyFrames = 0
-            if mode == .resampling, let resampler {
-                resampler.reset()
-                outputToDiscard = 0
-                resets.add(1, ordering: .relaxed)
-            }
-            compensator.restartMeasurement()
-            lastObservation = nil
-            writtenSinceStart = 0
+            // snd_pcm_recover(pcm, -EPIPE, 1) is snd_pcm_prepare alone; called directly so
+            // that what the card still held is counted before the prepare discards it.
+            if let failed = prepareAgain() { return fail(failed) }
             return .wrote
         case ESTRPIPE:
             suspendCount.add(1, ordering: .relaxed)
-            var recovered = device.recover(-ESTRPIPE)
-            while recovered == -EAGAIN {
-                usleep(100_000)
-                recovered = device.recover(-ESTRPIPE)
-            }
-            return recovered < 0 ? fail(-recovered) : .wrote
+            suspended = true
+            resumeAttempts = 0
+            return resume(now: now)
         case EAGAIN, EINTR:
             return .deviceBusy
         default:
@@ -306,10 +322,82 @@ final class PCMWriter: @unchecked Sendable {
         }
     }
 
+    /// `snd_pcm_resume` once; -EAGAIN: again after the policy's interval, until its
+    /// attempts are spent; then, or when the card cannot resume, `snd_pcm_prepare`.
+    private func resume(now: UInt64) -> Progress {
+        let rc = device.resume()
+        if rc == -EAGAIN {
+            resumeAttempts += 1
+            if resumeAttempts < recoveryPolicy.resumeAttempts {
+                nextResume = now &+ recoveryPolicy.resumeRetryNanoseconds
+                return .retry(at: nextResume)
+            }
+        }
+        suspended = false
+        if rc == 0 {
+            // The card plays on from where it stopped: nothing it held is lost,
+            // but the engine kept producing meanwhile.
+            shedBacklog()
+            restartMeasurement()
+            return .wrote
+        }
+        if let failed = prepareAgain() { return fail(failed) }
+        return .wrote
+    }
+
+    /// `snd_pcm_prepare` after an underrun or a suspend the card could not resume
+    /// from; the errno when even that fails (a PCM that cannot be prepared would
+    /// fail every write: the writer stops rather than spin).
+    private func prepareAgain() -> Int32? {
+        // In an xrun or suspended state ALSA's snd_pcm_delay fails; a plugin that
+        // still tells what it holds loses exactly that much to the prepare.
+        let held = max(0, device.delay() ?? 0)
+        let rc = device.prepare()
+        if rc < 0 { return -rc }
+        if held > 0 {
+            lost.add(UInt64(held), ordering: .relaxed)
+            discardedByDevice.add(UInt64(held), ordering: .relaxed)
+        }
+        shedBacklog()
+        // The card played silence meanwhile: what was resampled for before the
+        // gap is stale, and the resampler starts over from that silence.
+        if pendingFrames > 0 {
+            lost.add(UInt64(pendingFrames), ordering: .relaxed)
+            pendingFrames = 0
+        }
+        historyFrames = 0
+        if mode == .resampling, let resampler {
+            resampler.reset()
+            outputToDiscard = 0
+            resets.add(1, ordering: .relaxed)
+        }
+        restartMeasurement()
+        return nil
+    }
+
+    /// The engine kept producing while the card did not play: shed the backlog
+    /// beyond the target, or the stream would play that much later from now on.
+    private func shedBacklog() {
+        let excess = ring.readableFrames - max(device.bufferFrames / 2, device.periodFrames)
+        if excess > 0 {
+            ring.consume(frames: excess)
+            lost.add(UInt64(excess), ordering: .relaxed)
+        }
+    }
+
+    /// The card starts over: its fill says nothing about drift until it runs again.
+    private func restartMeasurement() {
+        compensator.restartMeasurement()
+        lastObservation = nil
+        writtenSinceStart = 0
+    }
+
     /// Stops the writer for good on an unrecoverable errno.
     private func fail(_ error: Int32) -> Progress {
         fatal.store(error, ordering: .relaxed)
         done.store(true, ordering: .releasing)
+        // The writer thread is the ring's reader: what it holds will never play.
+        discardUnplayed()
         return .finished
     }
 

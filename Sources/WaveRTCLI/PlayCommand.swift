@@ -17,7 +17,9 @@ struct PlayCommand: ParsableCommand {
             what comes out. Without a sound card the default device falls back to ALSA's file \
             plugin and writes wavert-output.wav, still paced in real time. SIGINT, SIGTERM and \
             SIGHUP stop cleanly (drained, WAV finished, report written); a second one exits at \
-            once with 128 + its number. A run the driver verifier found fault with, or in which \
+            once with 128 + its number. Underruns and suspends are recovered (counted in the \
+            report); a device that vanishes mid-play ends the run cleanly (WAV finished, report \
+            written with the error and the frames lost) and exits 1. A run the driver verifier found fault with, or in which \
             the miniport crashed (its report on stderr), exits 1.
             """)
 
@@ -69,6 +71,12 @@ struct PlayCommand: ParsableCommand {
         RunOutput.noteTrace(result.trace, dropped: result.traceDropped)
         RunOutput.warn(guestErrors: result.guestErrors, leaks: result.leaks)
         try RunOutput.write(result, to: alsa.report)
+        if let failed = result.deviceError {
+            // Everything is written (WAV finished, report); the run still failed.
+            FileHandle.standardError.write(Data("wavert: \(failed)\n".utf8))
+            try? RunOutput.verdict(result.verifier, crash: result.crash)
+            throw ExitCode.failure
+        }
         try RunOutput.verdict(result.verifier, crash: result.crash)
     }
 

@@ -42,6 +42,15 @@ public enum Player {
         public var memory: (@Sendable () -> PhysicalMemory)?
         /// Where to write a Chrome/Perfetto trace of the run, and its ring (nil: no trace).
         public var trace: TraceOptions?
+        /// How long a suspended card (-ESTRPIPE) is waited for before it is prepared.
+        public var recoveryPolicy: PCMRecoveryPolicy = .standard
+        /// The boundary between the sink's writer and libasound: given the opened,
+        /// configured PCM, what the writer calls (`snd_pcm_writei`, `_resume`,
+        /// `_prepare`, `_delay`, `_drain`). nil: the PCM itself. Tests wrap it to
+        /// inject the faults a card produces and ALSA's `null`/`file` plugins
+        /// cannot (underruns, suspends, a device vanishing); the run closes the
+        /// real PCM either way, so a WAV written by the `file` plugin is finished.
+        public var pcmBoundary: (@Sendable (ALSAPCM) -> any PCMDevice)?
 
         public init(example: ExampleMiniport, setup: StreamSetup, source: any SampleSource, device: String = "default",
                     clock: RunClock = .system, duration: Double? = nil, fallbackPath: String = "wavert-output.wav",
@@ -134,8 +143,8 @@ public enum Player {
         let limit = options.frameLimit
         let sink: ALSASink
         do {
-            sink = try ALSASink(device: pcm, format: format, ringMilliseconds: options.ringMilliseconds,
-                                deviceTimebase: deviceTimebase, frameLimit: limit)
+            sink = try ALSASink(device: options.pcmBoundary?(pcm) ?? pcm, format: format, ringMilliseconds: options.ringMilliseconds,
+                                deviceTimebase: deviceTimebase, frameLimit: limit, recoveryPolicy: options.recoveryPolicy)
         } catch { throw .alsa(error) }
         let timebase: any Timebase = deviceTimebase ?? MonotonicTimebase.shared
 
@@ -188,7 +197,12 @@ public enum Player {
                 traceFile = path
             } catch { note("wavert: \(error)") }
         }
-        if let e = sink.fatalError { throw .writer(device: deviceName, errno: e) }
+        // A device that failed mid-play ends the run, not the report: the stream was
+        // stepped down and the WAV finished above; the caller exits non-zero on it.
+        let deviceError = sink.fatalError.map { PlayError.writer(device: deviceName, errno: $0).description }
+        if let deviceError {
+            note("wavert: \(deviceError); the stream was stopped after \(sink.framesPlayed) frames played, \(sink.framesLost) lost")
+        }
         if sink.resamplerErrors > 0 {
             note("wavert: libsamplerate failed \(sink.resamplerErrors) times (last: \(sink.lastResamplerError?.description ?? "-")); those periods played unconverted")
         }
@@ -204,6 +218,8 @@ public enum Player {
                       framesWritten: sink.framesWritten, resamplerErrors: sink.resamplerErrors,
                       cyclicBufferFrames: session.client.buffer.actualSize / format.blockAlign,
                       ringFrames: sink.ringCapacityFrames, timerResolution: options.setup.timerResolution.rawValue,
-                      crash: crash, trace: traceFile, traceDropped: trace?.droppedCount)
+                      crash: crash, trace: traceFile, traceDropped: trace?.droppedCount,
+                      suspends: sink.suspends, framesDiscardedByDevice: sink.framesDiscardedByDevice,
+                      framesReceived: sink.framesReceived, deviceError: deviceError, deviceErrno: sink.fatalError)
     }
 }

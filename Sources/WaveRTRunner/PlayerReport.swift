@@ -52,6 +52,17 @@ extension Player {
         /// The Chrome/Perfetto trace written (`--trace`), and the records its ring dropped.
         public var trace: String?
         public var traceDropped: UInt64?
+        /// Suspends (-ESTRPIPE): resumed (`snd_pcm_resume`) or prepared again.
+        public var suspends: UInt64 = 0
+        /// The part of `framesLost` the card had taken and `snd_pcm_prepare` discarded.
+        public var framesDiscardedByDevice: UInt64 = 0
+        /// Stream frames the sink took from the device: `framesPlayed` plus what was lost
+        /// before reaching ALSA (`framesLost` less `framesDiscardedByDevice`).
+        public var framesReceived: UInt64 = 0
+        /// Why the PCM stopped playing before the end (-ENODEV: the device vanished), naming
+        /// the device; nil when it played to the end. A run with one exits non-zero.
+        public var deviceError: String?
+        public var deviceErrno: Int32?
     }
 
     /// A snapshot for the live status line.

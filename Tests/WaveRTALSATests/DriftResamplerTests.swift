@@ -141,7 +141,7 @@ import WaveRTEngine
     @Test func aCardThatCannotRecoverStopsTheWriterWithItsError() throws {
         let rig = try DriftRig(format: Self.s16mono, ppm: 0)
         rig.run(seconds: 1)
-        rig.card.recoverError = ENODEV  // unplugged while playing
+        rig.card.prepareError = ENODEV  // unplugged while playing
         let stallFrom = rig.now
         rig.run(seconds: 0.3) { $0 > stallFrom && $0 < stallFrom + 200_000_000 }
         #expect(rig.writer.xruns == 1)

@@ -6,7 +6,7 @@ import WaveRTEngine
 /// crystal runs `ppm` off nominal, it starts once half its buffer is queued
 /// (the sink's start threshold), consumes at its crystal's rate, and
 /// `snd_pcm_writei` takes only what fits. Like ALSA: a queue that runs dry is
-/// an underrun, the next write fails with -EPIPE until `snd_pcm_recover`
+/// an underrun, the next write fails with -EPIPE until `snd_pcm_prepare`
 /// prepares it again (queue emptied). Faults on demand: short writes and -EAGAIN.
 final class SimulatedCard: PCMDevice, @unchecked Sendable {
     let name = "simulated card"
@@ -21,8 +21,8 @@ final class SimulatedCard: PCMDevice, @unchecked Sendable {
     var busyEvery = 0
     /// Until this host time, `snd_pcm_delay` says 0 (like a plugin that cannot tell yet).
     var silentDelayUntil: UInt64 = 0
-    /// When set, `snd_pcm_recover` fails with this errno (a card unplugged).
-    var recoverError: Int32 = 0
+    /// When set, `snd_pcm_prepare` fails with this errno (a card unplugged).
+    var prepareError: Int32 = 0
     /// What the DAC plays, frame by frame, as it plays it.
     var played: (UnsafeRawPointer, Int) -> Void = { _, _ in }
 
@@ -104,9 +104,11 @@ final class SimulatedCard: PCMDevice, @unchecked Sendable {
         return n
     }
 
-    func recover(_ error: Int32) -> Int32 {
-        guard error == -EPIPE else { return error }
-        if recoverError != 0 { return -recoverError }
+    /// This card never suspends: like ALSA on a PCM that is not suspended, -EBADFD.
+    func resume() -> Int32 { -EBADFD }
+
+    func prepare() -> Int32 {
+        if prepareError != 0 { return -prepareError }
         // snd_pcm_prepare: the queue is dropped, the card waits for the start threshold again.
         inXrun = false
         queued = 0
@@ -114,7 +116,11 @@ final class SimulatedCard: PCMDevice, @unchecked Sendable {
         return 0
     }
 
-    func delay() -> Int? { now < silentDelayUntil ? 0 : queued }
+    /// Like ALSA, an underrun's PCM reports no delay (-EPIPE) until prepared.
+    func delay() -> Int? {
+        if inXrun { return nil }
+        return now < silentDelayUntil ? 0 : queued
+    }
 
     func drain() {
         if queued > 0 { take(queued) }

@@ -13,7 +13,7 @@ extension RealTime {
     /// A real ALSA PCM with a fault injected at the boundary: ALSA's `null` and
     /// `file` plugins never underrun (they swallow any amount at once), so the
     /// card's stall is simulated here and everything after it is the real sink
-    /// recovering through real `snd_pcm_recover`.
+    /// recovering through real `snd_pcm_prepare`.
     final class StallingPCM: PCMDevice, @unchecked Sendable {
         let inner: ALSAPCM
         let stallAtWrite: Int
@@ -35,7 +35,8 @@ extension RealTime {
             }
             return inner.write(frames, count: count)
         }
-        func recover(_ error: Int32) -> Int32 { inner.recover(error) }
+        func resume() -> Int32 { inner.resume() }
+        func prepare() -> Int32 { inner.prepare() }
         func delay() -> Int? { inner.delay() }
         func drain() { inner.drain() }
     }

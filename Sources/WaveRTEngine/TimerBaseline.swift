@@ -28,4 +28,44 @@ public enum TimerBaseline {
         thread.join()
         return result.withLock { $0 }
     }
+
+    /// A wake-up the baseline thread got at least a threshold late: from the
+    /// deadline it slept to until it ran (the machine kept it from running).
+    public struct Stall: Sendable, Hashable, Codable {
+        public var deadline: UInt64
+        public var lateness: UInt64
+        public var end: UInt64 { deadline &+ lateness }
+    }
+
+    /// As ``measure(duration:period:configuration:)``, and also each wake-up at
+    /// least `threshold` nanoseconds late (the first `capacity`, kept in an
+    /// array reserved before the thread starts): where the machine stalled.
+    public static func measureRecordingStalls(duration: UInt64, period: UInt64 = 1_000_000, threshold: UInt64, capacity: Int = 4096,
+                                              configuration: RealTimeThreadConfiguration = .init()) -> (latency: Histogram<UInt64>, stalls: [Stall])
+    {
+        let result = Mutex((Histogram<UInt64>(highestTrackableValue: 10_000_000_000, numberOfSignificantValueDigits: .three), [Stall]()))
+        var reserved = [Stall]()
+        reserved.reserveCapacity(capacity)
+        let handed = Mutex(reserved)
+        let thread = RealTimeThread(configuration: configuration) { _ in
+            var local = Histogram<UInt64>(highestTrackableValue: 10_000_000_000, numberOfSignificantValueDigits: .three)
+            var stalls = handed.withLock { s in
+                defer { s = [] }
+                return s
+            }
+            let start = wrt_monotonic_ns()
+            var deadline = start + period
+            while deadline <= start + duration {
+                _ = wrt_sleep_until_monotonic_ns(deadline)
+                let woke = wrt_monotonic_ns()
+                let late = woke &- deadline
+                _ = local.record(late)
+                if late >= threshold && stalls.count < capacity { stalls.append(Stall(deadline: deadline, lateness: late)) }
+                deadline += period
+            }
+            result.withLock { $0 = (local, stalls) }
+        }
+        thread.join()
+        return result.withLock { (latency: $0.0, stalls: $0.1) }
+    }
 }

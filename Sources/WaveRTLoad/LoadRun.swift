@@ -31,8 +31,10 @@ public enum LoadRun {
         for s in streams { s.wakes.keep(from: windowStart) }
         let cpu0 = ThreadCPU.processNanoseconds(), hog0 = hog.tids.compactMap(ThreadCPU.nanoseconds).reduce(0, +)
         // The baseline runs on this thread's behalf for the whole window, beside the streams.
-        let baseline = TimerBaseline.measure(duration: UInt64(configuration.seconds * 1e9), period: configuration.baselinePeriodNanoseconds,
-                                             configuration: .init(fifoPriority: configuration.baselinePriority, name: "wavert-baseline"))
+        let (baseline, stalls) = TimerBaseline.measureRecordingStalls(
+            duration: UInt64(configuration.seconds * 1e9), period: configuration.baselinePeriodNanoseconds,
+            threshold: LoadReport.hostStallNanoseconds,
+            configuration: .init(fifoPriority: configuration.baselinePriority, name: "wavert-baseline"))
         let wall = MonotonicTimebase.shared.now - windowStart
         let cpu1 = ThreadCPU.processNanoseconds(), hog1 = hog.tids.compactMap(ThreadCPU.nanoseconds).reduce(0, +)
         let hogRounds = hog.progress
@@ -54,16 +56,23 @@ public enum LoadRun {
             perExample[s.example, default: []] += latencies
             if s.example == "sysvad" { timer += latencies } else { ioc += latencies }
         }
-        var glitches: UInt64 = 0, verifier = 0, leaks = 0
+        var glitches: UInt64 = 0, afterStalls: UInt64 = 0, verifier = 0, leaks = 0
         var glitchesPerExample: [String: UInt64] = [:]
         var glitchEvents: [String] = []
         for s in streams {
             let report = s.session.finish()
             glitches += report.glitchCount
             glitchesPerExample[s.example, default: 0] += report.glitchCount
-            for g in report.glitches where glitchEvents.count < 20 {
+            // The client could keep up unless the machine stalled within a buffer before the glitch.
+            let buffer = UInt64(s.session.client.buffer.actualSize / s.session.setup.format.blockAlign) * 1_000_000_000
+                / UInt64(s.session.setup.format.sampleRate)
+            for g in report.glitches {
+                let stalled = stalls.contains { $0.end >= g.time &- buffer && $0.deadline <= g.time }
+                if stalled { afterStalls += 1 }
+                guard glitchEvents.count < 20 else { continue }
                 let at = Double(Int64(bitPattern: g.time &- windowStart)) / 1e9
-                glitchEvents.append("stream \(s.index) (\(s.example)): \(g.kind) of \(g.frames) frames at frame \(g.frame), \(at) s from the window's start")
+                glitchEvents.append("stream \(s.index) (\(s.example)): \(g.kind) of \(g.frames) frames at frame \(g.frame), \(at) s from the window's start"
+                    + (stalled ? " (after a host stall)" : ""))
             }
             verifier += report.verifier.count
             leaks += report.leaks.count
@@ -76,7 +85,8 @@ public enum LoadRun {
         return LoadReport(
             streams: configuration.streams,
             examples: Dictionary((0..<configuration.streams).map { (configuration.example(forStream: $0), 1) }, uniquingKeysWith: +),
-            hogThreads: configuration.hogThreads, seconds: Double(wall) / 1e9, glitches: glitches, glitchesPerExample: glitchesPerExample, glitchEvents: glitchEvents, verifierFindings: verifier, leaks: leaks,
+            hogThreads: configuration.hogThreads, seconds: Double(wall) / 1e9, glitches: glitches, glitchesPerExample: glitchesPerExample, glitchesAfterHostStalls: afterStalls,
+            hostStalls: stalls.count, longestHostStall: stalls.map(\.lateness).max() ?? 0, glitchEvents: glitchEvents, verifierFindings: verifier, leaks: leaks,
             iocDriven: iocSummary, timerDriven: LatencySummary(timer), perExample: perExample.compactMapValues(LatencySummary.init),
             baselineP50: UInt64(baseline.valueAtPercentile(50)), baselineP99: base, baselineMax: UInt64(baseline.max),
             baselineSamples: UInt64(baseline.totalCount),

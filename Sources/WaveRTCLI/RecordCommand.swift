@@ -65,6 +65,12 @@ struct RecordCommand: ParsableCommand {
         RunOutput.noteTrace(result.trace, dropped: result.traceDropped)
         RunOutput.warn(guestErrors: result.guestErrors, leaks: result.leaks)
         try RunOutput.write(result, to: alsa.report)
+        if let failed = result.deviceError {
+            // Everything is written (WAV finished, report); the run still failed.
+            FileHandle.standardError.write(Data("wavert: \(failed)\n".utf8))
+            try? RunOutput.verdict(result.verifier, crash: result.crash)
+            throw ExitCode.failure
+        }
         try RunOutput.verdict(result.verifier, crash: result.crash)
     }
 }

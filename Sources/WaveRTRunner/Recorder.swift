@@ -37,6 +37,8 @@ public enum Recorder {
         public var memory: (@Sendable () -> PhysicalMemory)?
         /// Where to write a Chrome/Perfetto trace of the run, and its ring (nil: no trace).
         public var trace: TraceOptions?
+        /// Wraps the opened capture PCM (tests inject faults ALSA's plugins cannot make: a vanished device).
+        public var pcmBoundary: (@Sendable (ALSAPCM) -> any PCMCaptureDevice)?
 
         public init(example: ExampleMiniport, setup: StreamSetup, output: String, device: String = "default",
                     clock: RunClock = .system, duration: Double? = nil, alsaLatencyMilliseconds: Int = 80, alsaPeriods: Int = 4,
@@ -110,7 +112,7 @@ public enum Recorder {
         var clock = options.clock
         let deviceTimebase = clock == .device
             ? DeviceTimebase(host: MonotonicTimebase.shared, nominalRate: format.sampleRate, periodFrames: pcm.periodFrames) : nil
-        let microphone = ALSASource(device: pcm, format: format, ringMilliseconds: options.ringMilliseconds, deviceTimebase: deviceTimebase)
+        let microphone = ALSASource(device: options.pcmBoundary?(pcm) ?? pcm, format: format, ringMilliseconds: options.ringMilliseconds, deviceTimebase: deviceTimebase)
         defer { microphone.finish() }
         if clock == .device && !microphone.startAndProbePacing() {
             note("wavert: '\(deviceName)' (\(pcm.typeName)) does not pace capture, so it cannot lead the clock; using the system clock")
@@ -138,7 +140,8 @@ public enum Recorder {
         }
         let ending = RunLoop.wait(
             patience: RunLoop.patience(frames: limit, rate: format.sampleRate), stop: options.stop,
-            done: { recorder.hasAllFrames || microphone.fatalError != nil || options.miniport.crashed },
+            // A device that failed: what it gave before is recorded (the ring drains into the stream), then the run ends.
+            done: { recorder.hasAllFrames || (microphone.fatalError != nil && microphone.ringFrames == 0) || options.miniport.crashed },
             status: status.map { status in
                 {
                     status(Status(seconds: Double(wrt_monotonic_ns() - start) / 1e9, framesRecorded: recorder.framesReceived,
@@ -163,7 +166,9 @@ public enum Recorder {
                 traceFile = path
             } catch { note("wavert: \(error)") }
         }
-        if let e = microphone.fatalError { throw .reader(device: deviceName, errno: e) }
+        // A device that failed ends the run like a stop: the WAV holds what came before, the report says why.
+        let deviceError = microphone.fatalError.map { RecordError.reader(device: deviceName, errno: $0).description }
+        if let deviceError { note("wavert: \(deviceError); the stream was stopped after \(recorder.framesWritten) frames recorded") }
         if recorder.failedToWrite { throw .output(.unwritable(path: options.output, reason: "the disk did not take every frame")) }
         return Report(example: options.miniport.name, device: deviceName, clock: clock, output: options.output,
                       framesRecorded: recorder.framesWritten, glitches: result.glitchCount, xruns: microphone.xruns,
@@ -175,6 +180,7 @@ public enum Recorder {
                       notes: notes, alsaBufferFrames: pcm.bufferFrames, alsaPeriodFrames: pcm.periodFrames,
                       framesRead: microphone.framesRead, cyclicBufferFrames: session.client.buffer.actualSize / format.blockAlign,
                       ringFrames: microphone.ringCapacityFrames, timerResolution: setup.timerResolution.rawValue,
-                      crash: crash, trace: traceFile, traceDropped: trace?.droppedCount)
+                      crash: crash, trace: traceFile, traceDropped: trace?.droppedCount,
+                      deviceError: deviceError, deviceErrno: microphone.fatalError)
     }
 }

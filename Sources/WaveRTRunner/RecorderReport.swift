@@ -50,6 +50,10 @@ extension Recorder {
         /// The Chrome/Perfetto trace written (`--trace`), and the records its ring dropped.
         public var trace: String?
         public var traceDropped: UInt64?
+        /// Why the capture PCM stopped before the end (-ENODEV: the device vanished), naming
+        /// the device; nil when it recorded to the end. The WAV holds what came before; a run with one exits non-zero.
+        public var deviceError: String? = nil
+        public var deviceErrno: Int32? = nil
     }
 
     /// A snapshot for the live status line.

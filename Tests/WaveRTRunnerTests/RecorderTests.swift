@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+import WaveRTALSA
 import WaveRTClient
 import WaveRTEngine
 import WaveRTExamples
@@ -169,5 +170,61 @@ extension RealTime {
             #expect(ToneReference.firstDifference(wav.data, Array(bytes[..<wav.data.count])) == nil)
             #expect(report.glitches == 0 && report.leaks.isEmpty)
         }
+    }
+}
+
+extension RealTime.RecorderTests {
+    /// A capture device that vanishes after `reads` good reads: `snd_pcm_readi` says -ENODEV from then on.
+    final class VanishingCapture: PCMCaptureDevice, @unchecked Sendable {
+        let pcm: ALSAPCM
+        let reads: Int
+        private let done = Mutex(0)
+        init(_ pcm: ALSAPCM, reads: Int) {
+            self.pcm = pcm
+            self.reads = reads
+        }
+        var name: String { pcm.name }
+        var periodFrames: Int { pcm.periodFrames }
+        var bufferFrames: Int { pcm.bufferFrames }
+        func read(_ frames: UnsafeMutableRawPointer, count: Int) -> Int {
+            let n = done.withLock { n in
+                n += 1
+                return n
+            }
+            return n > reads ? -Int(ENODEV) : pcm.read(frames, count: count)
+        }
+        func recover(_ error: Int32) -> Int32 { pcm.recover(error) }
+        func delay() -> Int? { pcm.delay() }
+        func drop() { pcm.drop() }
+    }
+
+    /// The capture device vanishing mid-recording ends the run cleanly: the
+    /// stream stopped, the WAV finished with what came before (exactly what
+    /// the device gave, no more), the report naming the device and the errno.
+    @Test func aVanishingCaptureDeviceEndsTheRunWithItsReport() throws {
+        let example = try #require(ExampleMiniport.named("simple"))
+        let format = StreamFormat.cd48k
+        let (infile, bytes) = try Self.writeInfile(frames: 48_000, format: format)
+        let output = ALSATestEnvironment.temporaryPath("vanished")
+        defer {
+            try? FileManager.default.removeItem(atPath: infile)
+            try? FileManager.default.removeItem(atPath: output)
+        }
+        var options = Self.options(example, format: format, device: ALSATestEnvironment.infile(infile), output: output, duration: 0.8)
+        options.pcmBoundary = { VanishingCapture($0, reads: 10) }
+        let started = MonotonicTimebase.shared.now
+        let report = try Recorder.record(options)
+        #expect(MonotonicTimebase.shared.now - started < 700_000_000, "the run ended when the device went, not at its duration")
+        let error = try #require(report.deviceError)
+        #expect(error.contains("failed while recording") && error.contains("No such device") && report.deviceErrno == ENODEV, "\(error)")
+        let wav = try WAVFile(path: output)
+        #expect(wav.headerFrames == wav.frames && UInt64(wav.frames) == report.framesRecorded)
+        // What the device gave before it vanished is in the WAV, sample for sample (all but what the cyclic
+        // buffer still held when the stream stopped), and nothing after it.
+        #expect(report.framesRead > 0 && UInt64(wav.frames) + UInt64(report.cyclicBufferFrames) >= report.framesRead && UInt64(wav.frames) <= report.framesRead + UInt64(report.cyclicBufferFrames),
+                "\(wav.frames) frames in the WAV, \(report.framesRead) read from the device")
+        let compared = min(wav.frames, Int(report.framesRead)) * format.blockAlign
+        #expect(ToneReference.firstDifference(Array(wav.data.prefix(compared)), Array(bytes.prefix(compared))) == nil)
+        #expect(report.notes.contains { $0.contains("the stream was stopped after") })
     }
 }

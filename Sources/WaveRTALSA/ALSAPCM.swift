@@ -32,10 +32,14 @@ public protocol PCMCaptureDevice: AnyObject, Sendable {
     var name: String { get }
     var periodFrames: Int { get }
     var bufferFrames: Int { get }
-    /// `snd_pcm_readi`: frames read, or a negative errno (-EPIPE overrun, -ESTRPIPE suspended).
+    /// `snd_pcm_readi`: frames read, or a negative errno (-EPIPE overrun,
+    /// -ESTRPIPE suspended, -ENODEV/-EBADFD the device is gone).
     func read(_ frames: UnsafeMutableRawPointer, count: Int) -> Int
-    /// `snd_pcm_recover(pcm, err, 1)`: 0 when recovered.
-    func recover(_ error: Int32) -> Int32
+    /// `snd_pcm_resume`: 0 when the suspended PCM runs again, -EAGAIN while the
+    /// card is still waking, another negative errno when it cannot (then ``prepare()``). Never blocks.
+    func resume() -> Int32
+    /// `snd_pcm_prepare`: 0 when the PCM is ready to capture again (the next read starts it).
+    func prepare() -> Int32
     /// `snd_pcm_delay`: frames captured and not read yet, or nil when unknown.
     func delay() -> Int?
     /// `snd_pcm_drop`: stops capturing at once.
@@ -161,12 +165,6 @@ public final class ALSAPCM: PCMDevice, PCMCaptureDevice, @unchecked Sendable {
 
     public func drop() {
         if let handle { _ = snd_pcm_drop(handle) }
-    }
-
-    /// `snd_pcm_recover(pcm, err, 1)` (capture: the source recovers through it).
-    public func recover(_ error: Int32) -> Int32 {
-        guard let handle else { return -EBADF }
-        return snd_pcm_recover(handle, error, 1)
     }
 
     public func resume() -> Int32 {

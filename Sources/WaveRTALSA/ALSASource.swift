@@ -25,7 +25,11 @@ import WaveRTEngine
 ///
 /// **Faults, counted, never hidden:** a capture overrun (-EPIPE: the reader was
 /// not scheduled in time, or the ring stayed full while a card kept
-/// recording) is recovered with `snd_pcm_recover` and counted in ``xruns``; a
+/// recording) is recovered with `snd_pcm_prepare` and counted in ``xruns``; a
+/// suspend (-ESTRPIPE) is waited out with `snd_pcm_resume`, bounded by the
+/// ``PCMRecoveryPolicy`` (never libasound's `snd_pcm_recover`, which waits on a
+/// card that does not wake for ever), then prepared, and counted in ``suspends``; a
+/// device that is gone (-ENODEV, -EBADFD) stops the reader (``fatalError``); a
 /// DMA burst that finds the ring empty gets silence, whole frames of it,
 /// counted in ``silenceFrames``.
 ///
@@ -64,10 +68,12 @@ public final class ALSASource: AudioSource, @unchecked Sendable {
     ///   - ringMilliseconds: how much the reader may hold ahead of the DMA
     ///     (at least two ALSA buffers and four reads are kept, whatever is asked).
     ///   - deviceTimebase: report the card's progress to it (the card leads the clock).
+    ///   - recoveryPolicy: how long a suspended card is waited for before it is prepared.
     public init(device: any PCMCaptureDevice, format: StreamFormat, ringMilliseconds: Int = 200,
-                deviceTimebase: DeviceTimebase? = nil)
+                deviceTimebase: DeviceTimebase? = nil, recoveryPolicy: PCMRecoveryPolicy = .standard)
     {
         self.device = device
+        self.recoveryPolicy = recoveryPolicy
         self.format = format
         self.deviceTimebase = deviceTimebase
         frameBytes = format.blockAlign
@@ -185,6 +191,10 @@ public final class ALSASource: AudioSource, @unchecked Sendable {
     public var framesRead: UInt64 { readFrames.load(ordering: .relaxed) }
     /// Capture overruns (-EPIPE) recovered.
     public var xruns: UInt64 { xrunCount.load(ordering: .relaxed) }
+    /// Suspends (-ESTRPIPE) recovered, by resuming or preparing.
+    public var suspends: UInt64 { suspendCount.load(ordering: .relaxed) }
+    public let recoveryPolicy: PCMRecoveryPolicy
+    private let suspendCount = Atomic<UInt64>(0)
     /// Frames read but dropped because the ring was full (not counted as read by the stream).
     public var framesLost: UInt64 { droppedFrames.load(ordering: .relaxed) }
     /// Frames of silence the DMA got because the reader had not delivered yet.
@@ -237,22 +247,34 @@ public final class ALSASource: AudioSource, @unchecked Sendable {
         case EAGAIN, EINTR:
             usleep(1_000)
             return true
-        case EPIPE, ESTRPIPE:
-            if error == EPIPE { xrunCount.add(1, ordering: .relaxed) }
-            var rc = device.recover(-error)
-            while rc == -EAGAIN && !stopping.load(ordering: .acquiring) {
-                usleep(100_000)
-                rc = device.recover(-error)
+        case EPIPE:
+            xrunCount.add(1, ordering: .relaxed)
+            return prepareAgain()
+        case ESTRPIPE:
+            suspendCount.add(1, ordering: .relaxed)
+            // snd_pcm_resume while the card wakes, a bounded number of times (the reader thread waits; nothing waits on it).
+            var attempts = 1
+            var rc = device.resume()
+            while rc == -EAGAIN && attempts < recoveryPolicy.resumeAttempts && !stopping.load(ordering: .acquiring) {
+                _ = wrt_sleep_until_monotonic_ns(wrt_monotonic_ns() + recoveryPolicy.resumeRetryNanoseconds)
+                attempts += 1
+                rc = device.resume()
             }
-            if rc < 0 {
-                fatal.store(-rc, ordering: .relaxed)
-                return false
-            }
-            return true
+            return rc == 0 ? true : prepareAgain()
         default:
             fatal.store(error, ordering: .relaxed)
             return false
         }
+    }
+
+    /// `snd_pcm_prepare` after an overrun or a suspend it could not resume from; false (fatal) when even that fails.
+    private func prepareAgain() -> Bool {
+        let rc = device.prepare()
+        if rc < 0 {
+            fatal.store(-rc, ordering: .relaxed)
+            return false
+        }
+        return true
     }
 }
 

@@ -181,6 +181,6 @@ public enum Recorder {
                       framesRead: microphone.framesRead, cyclicBufferFrames: session.client.buffer.actualSize / format.blockAlign,
                       ringFrames: microphone.ringCapacityFrames, timerResolution: setup.timerResolution.rawValue,
                       crash: crash, trace: traceFile, traceDropped: trace?.droppedCount,
-                      deviceError: deviceError, deviceErrno: microphone.fatalError)
+                      deviceError: deviceError, suspends: microphone.suspends, deviceErrno: microphone.fatalError)
     }
 }

@@ -53,6 +53,8 @@ extension Recorder {
         /// Why the capture PCM stopped before the end (-ENODEV: the device vanished), naming
         /// the device; nil when it recorded to the end. The WAV holds what came before; a run with one exits non-zero.
         public var deviceError: String? = nil
+        /// Suspends of the capture device (-ESTRPIPE) waited out or prepared.
+        public var suspends: UInt64 = 0
         public var deviceErrno: Int32? = nil
     }
 

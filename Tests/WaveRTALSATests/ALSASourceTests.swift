@@ -33,6 +33,7 @@ final class ScriptedCaptureDevice: PCMCaptureDevice, @unchecked Sendable {
     func read(_ frames: UnsafeMutableRawPointer, count: Int) -> Int {
         reads += 1
         if overrunAt.contains(reads) { return -Int(EPIPE) }
+        if suspendAt.contains(reads) { return -Int(ESTRPIPE) }
         guard open.load(ordering: .acquiring) else {
             usleep(1_000)
             return -Int(EAGAIN)
@@ -43,7 +44,17 @@ final class ScriptedCaptureDevice: PCMCaptureDevice, @unchecked Sendable {
         return count
     }
 
-    func recover(_ error: Int32) -> Int32 {
+    /// Suspends (-ESTRPIPE) by read index, and how many -EAGAIN a resume answers before 0.
+    var suspendAt: Set<Int> = []
+    var resumeAgainCount = 0
+    let resumes = Atomic<Int>(0)
+
+    func resume() -> Int32 {
+        let n = resumes.add(1, ordering: .relaxed).newValue
+        return n <= resumeAgainCount ? -EAGAIN : 0
+    }
+
+    func prepare() -> Int32 {
         recoveries.add(1, ordering: .relaxed)
         return 0
     }
@@ -130,6 +141,29 @@ final class ScriptedCaptureDevice: PCMCaptureDevice, @unchecked Sendable {
         #expect(source.fatalError == nil)
         // The stream goes on with what the device read after recovering.
         let got = Self.pull(source, total: 4_000, bursts: [128])
+        #expect(Self.firstDifference(got, (0..<4_000).map(ScriptedCaptureDevice.byte)) == nil)
+    }
+
+    /// A suspend: snd_pcm_resume answers -EAGAIN three times, then the card runs
+    /// again; the reader waited between tries, counted the suspend, and the stream
+    /// goes on where it was. A card that never wakes is prepared after the policy's tries.
+    @Test(arguments: [(3, 0), (1_000, 1)])
+    func aSuspendIsWaitedOutWithinThePolicy(again: Int, prepares: Int) throws {
+        let format = StreamFormat.cd48k
+        let device = ScriptedCaptureDevice(frameBytes: format.blockAlign)
+        device.suspendAt = [3]
+        device.resumeAgainCount = again
+        let policy = try PCMRecoveryPolicy(resumeAttempts: 5, resumeRetryNanoseconds: 2_000_000)
+        let source = ALSASource(device: device, format: format, recoveryPolicy: policy)
+        let started = MonotonicTimebase.shared.now
+        try source.prepare(format: format)
+        defer { source.finish() }
+        while source.framesRead < 4 * 256 { usleep(200) }
+        #expect(source.suspends == 1 && source.xruns == 0 && source.fatalError == nil)
+        #expect(device.resumes.load(ordering: .relaxed) == min(again + 1, 5))
+        #expect(device.recoveries.load(ordering: .relaxed) == prepares)
+        #expect(MonotonicTimebase.shared.now - started >= UInt64(min(again, 4)) * 2_000_000, "the reader waited between resumes")
+        let got = Self.pull(source, total: 4_000, bursts: [96])
         #expect(Self.firstDifference(got, (0..<4_000).map(ScriptedCaptureDevice.byte)) == nil)
     }
 

@@ -193,7 +193,8 @@ extension RealTime.RecorderTests {
             }
             return n > reads ? -Int(ENODEV) : pcm.read(frames, count: count)
         }
-        func recover(_ error: Int32) -> Int32 { pcm.recover(error) }
+        func resume() -> Int32 { pcm.resume() }
+        func prepare() -> Int32 { pcm.prepare() }
         func delay() -> Int? { pcm.delay() }
         func drop() { pcm.drop() }
     }

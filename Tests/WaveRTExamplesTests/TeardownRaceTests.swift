@@ -31,8 +31,9 @@ import WaveRTTestSupport
                                               source: ToneGenerator(frequency: 440, levelDBFS: -12), speaker: GrowingSink(),
                                               monitorGlitches: false)
             try session.start()
-            // Anywhere from before the first packet to a few packets in.
-            Thread.sleep(forTimeInterval: Double(UInt64.random(in: 0...25_000, using: &random)) / 1e6)
+            // Anywhere from before the first packet to two and a half packets in.
+            let packetMicroseconds = UInt64(example.bufferMilliseconds * 1_000 / max(1, example.notificationCount))
+            Thread.sleep(forTimeInterval: Double(UInt64.random(in: 0...packetMicroseconds * 5 / 2, using: &random)) / 1e6)
             let report = session.finish()
             woke += report.wakes
             #expect(report.leaks.isEmpty && report.teardownFailures.isEmpty && report.verifier.isEmpty,

@@ -56,7 +56,7 @@ import WaveRTTestSupport
         // A neighbour that keeps the thread scanning (its deadline is always 20 µs away).
         let neighbour = Probe(lateCalls: late, period: 20_000)
         scheduler.add(neighbour)
-        var totalCalls = 0
+        var racedRounds = 0
         for i in 0..<1_500 {
             let probe = Probe(lateCalls: late, period: 10_000)
             scheduler.add(probe)
@@ -68,12 +68,13 @@ import WaveRTTestSupport
             // Give a scan that was still running time to make its late call.
             let settle = MonotonicTimebase.shared.now + 8_000
             while MonotonicTimebase.shared.now < settle {}
-            totalCalls += probe.calls.load(ordering: .relaxed)
+            if probe.calls.load(ordering: .relaxed) > 0 { racedRounds += 1 }
         }
         scheduler.remove(neighbour)
         #expect(late.value == 0, "\(late.value) calls after remove() returned")
-        // The loop did race the thread: it called the probes, many times.
-        #expect(totalCalls >= 1_500, "the thread called the probes \(totalCalls) times in 1500 rounds")
+        // The loop did race the thread: in a good share of the rounds the thread was using the
+        // probe when remove() was called (a tenth; about 40 % here, under ThreadSanitizer or not).
+        #expect(racedRounds >= 150, "the thread reached the probe in \(racedRounds) of 1500 rounds")
     }
 
     /// Shutting the thread down while work is due, then freeing the work: the

@@ -80,3 +80,27 @@ _Thread_local const void *wrt_tls_machine = NULL;
 _Thread_local uint32_t wrt_tls_spinlocks = 0;
 _Thread_local const char *wrt_tls_ddi = NULL;
 _Thread_local uint32_t wrt_tls_stream = 0;
+
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define WRT_TSAN 1
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#endif
+#endif
+
+void wrt_tsan_acquire(const void *address) {
+#ifdef WRT_TSAN
+    __tsan_acquire((void *)address);
+#else
+    (void)address;
+#endif
+}
+
+void wrt_tsan_release(const void *address) {
+#ifdef WRT_TSAN
+    __tsan_release((void *)address);
+#else
+    (void)address;
+#endif
+}

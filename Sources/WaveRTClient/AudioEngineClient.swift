@@ -97,7 +97,16 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
         p.initialize(to: State())
         return p
     }()
-    private var watermark: UInt64 { get { state.pointee.watermark } set { state.pointee.watermark = newValue } }
+    /// The client thread's own; every change is also published to ``watermarkPublished`` for other threads.
+    private var watermark: UInt64 {
+        get { state.pointee.watermark }
+        set {
+            state.pointee.watermark = newValue
+            watermarkPublished.store(newValue, ordering: .releasing)
+        }
+    }
+    /// ``watermark`` as other threads may read it (a session's report while the client still runs).
+    private let watermarkPublished = Atomic<UInt64>(0)
     private var deviceLinear: UInt64 { get { state.pointee.deviceLinear } set { state.pointee.deviceLinear = newValue } }
     private var lastOffset: UInt64 { get { state.pointee.lastOffset } set { state.pointee.lastOffset = newValue } }
     private var lastRan: UInt64 { get { state.pointee.lastRan } set { state.pointee.lastRan = newValue } }
@@ -205,7 +214,8 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
         return raw == 0 ? nil : NTStatus(rawValue: raw)
     }
     /// Bytes written (render) or read (capture) since the stream started.
-    public var bytesTransferred: UInt64 { watermark }
+    /// Any thread (the client's thread may be writing meanwhile).
+    public var bytesTransferred: UInt64 { watermarkPublished.load(ordering: .acquiring) }
     /// The device position (render: the byte at the DAC; capture: the record
     /// position) in bytes since the start, as the client last read it.
     public var devicePositionBytes: UInt64 { playedPosition.load(ordering: .acquiring) }

@@ -148,17 +148,22 @@ public final class DeviceTimebase: Timebase, @unchecked Sendable {
     /// time; never less than any value returned before.
     public var now: UInt64 {
         let hostNow = host.now
-        let value = snapshot().stream(atHost: hostNow)
-        return lastRead.max(value, ordering: .relaxed).newValue
+        // A read that gave up (three reports completed during each of its
+        // copies: this thread was preempted that long) holds the clock still.
+        guard let mapping = snapshot() else { return lastRead.load(ordering: .relaxed) }
+        return lastRead.max(mapping.stream(atHost: hostNow), ordering: .relaxed).newValue
     }
 
     public var hostClock: HostClock { host.hostClock }
 
     /// The host-clock time at which the current mapping reaches stream time
     /// `time` (rounded up, so ``now`` reads at least `time` then, unless a
-    /// report changes the mapping in between).
+    /// report changes the mapping in between). When the read gave up, the
+    /// host's present: the caller looks again at once rather than sleeping
+    /// on a guess (a bounded retry, one scheduler round each).
     public func hostTime(for time: UInt64) -> UInt64 {
-        host.hostTime(for: snapshot().host(forStream: time))
+        guard let mapping = snapshot() else { return host.now }
+        return host.hostTime(for: mapping.host(forStream: time))
     }
 
     // MARK: Observation
@@ -166,7 +171,7 @@ public final class DeviceTimebase: Timebase, @unchecked Sendable {
     /// The filtered card rate divided by the nominal rate: 1.0003 for a card
     /// running 300 ppm fast. 1 until the loop has had reports.
     public var estimatedRateRatio: Double {
-        snapshot().slopeAfter
+        snapshot()?.slopeAfter ?? 1
     }
 
     /// How many times ``report(framesConsumed:atHostTime:)`` has been called.
@@ -282,13 +287,11 @@ public final class DeviceTimebase: Timebase, @unchecked Sendable {
         published.write(s.mapping)
     }
 
-    /// A consistent copy of the published mapping. A read gives up only when
-    /// three reports complete during one copy; it then simply reads again.
-    private func snapshot() -> Mapping {
-        while true {
-            if let m = published.read() { return m }
-        }
-    }
+    /// A consistent copy of the published mapping, or nil when the seqlock's
+    /// bounded read gave up (``Seqlock/maximumRetries``): callers on the
+    /// real-time path never loop on it (a SCHED_FIFO reader retrying while
+    /// the reporting thread it preempted cannot finish would spin for ever).
+    private func snapshot() -> Mapping? { published.read() }
 
     /// frames * 1e9 / rate, exactly, through a 128-bit product: a 64-bit one
     /// overflows after 4.4 days at 48 kHz. (The quotient fits for 584 years.)

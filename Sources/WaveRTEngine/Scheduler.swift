@@ -93,7 +93,10 @@ public final class Scheduler: TimedWork, @unchecked Sendable {
 
     // MARK: TimedWork (what the virtual clock and the thread call)
 
-    /// The earliest deadline of the items, on the scheduler's timebase.
+    /// The earliest deadline of the items, on the scheduler's timebase. Inside
+    /// a pass only: it reads the items (and, through their `nextDeadline()`,
+    /// their DMA programs, timers and interrupt objects), which ``remove(_:)``
+    /// and every other ``SlotTable`` removal free once no pass is running.
     private func earliestItemDeadline() -> UInt64? {
         var earliest: UInt64?
         items.forEach { item in
@@ -106,7 +109,10 @@ public final class Scheduler: TimedWork, @unchecked Sendable {
     /// clock advances (the same as the timebase's own time unless it is a
     /// ``DeviceTimebase`` following a card).
     public func nextDeadline() -> UInt64? {
-        earliestItemDeadline().map(timebase.hostTime(for:))
+        if passGuard.isCurrentThreadInPass { return earliestItemDeadline().map(timebase.hostTime(for:)) }
+        passGuard.enter()
+        defer { passGuard.exit() }
+        return earliestItemDeadline().map(timebase.hostTime(for:))
     }
 
     /// One pass: services each item that is due, in order, at the timebase's
@@ -116,13 +122,18 @@ public final class Scheduler: TimedWork, @unchecked Sendable {
     /// pass began, on the monotonic clock) is due, not put off for ever.
     public func service(now hostNow: UInt64) {
         passGuard.enter()
+        serviceDueItems()
+        passGuard.exit()
+    }
+
+    /// The body of a pass (the caller has entered ``passGuard``).
+    private func serviceDueItems() {
         items.forEach { item in
             guard let d = item.work.nextDeadline() else { return }
             let now = timebase.now
             if d <= now { item.work.service(now: now) }
         }
         passes.add(1, ordering: .relaxed)
-        passGuard.exit()
     }
 
     /// Passes made so far.
@@ -147,12 +158,17 @@ public final class Scheduler: TimedWork, @unchecked Sendable {
     private func run(on thread: RealTimeThread) {
         while !thread.shouldStop {
             let token = wrt_atomic_load_u32(wakeWord)
+            // Planning reads the items as a pass does, so it is one: a removal
+            // that returns while the thread plans would free what it reads.
+            passGuard.enter()
             let planned = earliestItemDeadline().map(timebase.hostTime(for:))
             let host = wrt_monotonic_ns()
             if let planned, planned <= host {
-                service(now: timebase.now)
+                serviceDueItems()
+                passGuard.exit()
                 continue
             }
+            passGuard.exit()
             // Sleep to the absolute deadline, at most 100 ms (wake() ends it sooner).
             let deadline = min(planned ?? .max, host + 100_000_000)
             _ = wrt_futex_wait_until(wakeWord, token, deadline)

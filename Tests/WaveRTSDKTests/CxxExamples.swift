@@ -31,6 +31,14 @@ enum CxxExamples {
         "layouts": (["\(repository)/Tests/WaveRTSDKTests/Fixtures/layouts.cpp"], []),
     ]
 
+    /// Sanitizers every example library is built with: `WAVERT_TEST_SANITIZERS=address,undefined`
+    /// (what `.ci/sanitizers` sets for its AddressSanitizer run, whose test process has the runtime).
+    static let sanitizers: [SDKToolchain.Sanitizer] = (ProcessInfo.processInfo.environment["WAVERT_TEST_SANITIZERS"] ?? "")
+        .split(separator: ",").compactMap { SDKToolchain.Sanitizer(rawValue: String($0)) }
+
+    /// Whether this test process runs with AddressSanitizer's runtime (an ASan-built library then loads).
+    static var processHasAddressSanitizer: Bool { dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__asan_init") != nil }
+
     private static let built = Mutex<[String: String]>([:])
     private static let building = Mutex<Void>(())
 
@@ -40,7 +48,9 @@ enum CxxExamples {
             if let path = built.withLock({ $0[name] }) { return path }
             let recipe = try #require(recipes[name])
             let path = "\(outputDirectory)/\(name).so"
-            try SDKToolchain.build(output: path, sources: recipe.sources, extraFlags: recipe.flags)
+            // buggy-crash's null dereference is what the crash guard is tested on: UBSan would stop it first.
+            let unchecked = !sanitizers.isEmpty && name == "buggy-crash" ? ["-fno-sanitize=null"] : []
+            try SDKToolchain.build(output: path, sources: recipe.sources, extraFlags: recipe.flags + unchecked, sanitizers: sanitizers)
             built.withLock { $0[name] = path }
             return path
         }

@@ -49,6 +49,15 @@ int wrt_futex_wait_until(uint32_t *word, uint32_t expected, uint64_t deadline);
 /// futex(word, FUTEX_WAKE, count): wakes up to `count` waiters.
 int wrt_futex_wake(uint32_t *word, int count);
 
+/// ThreadSanitizer's happens-before annotations (`__tsan_acquire`,
+/// `__tsan_release`) on `address`; nothing in a build without TSan. Swift's
+/// `Synchronization.Mutex` locks with futexes inside the uninstrumented
+/// standard library, so TSan does not see it order anything: code that shares
+/// state under a Mutex between threads calls these inside the lock (acquire
+/// after taking it, release before leaving it) so TSan sees what the lock does.
+void wrt_tsan_acquire(const void *address);
+void wrt_tsan_release(const void *address);
+
 /// sigaction(SIGINT, SIGTERM, SIGHUP): the first of them is recorded for
 /// wrt_stop_signal() and the program winds down cleanly; a second one calls
 /// _exit(128 + signo) at once. The handler is async-signal-safe (an atomic

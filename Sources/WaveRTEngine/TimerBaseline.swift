@@ -37,35 +37,45 @@ public enum TimerBaseline {
         public var end: UInt64 { deadline &+ lateness }
     }
 
-    /// As ``measure(duration:period:configuration:)``, and also each wake-up at
-    /// least `threshold` nanoseconds late (the first `capacity`, kept in an
-    /// array reserved before the thread starts): where the machine stalled.
+    /// As ``measure(duration:period:configuration:)``, with one timer thread
+    /// pinned to each online CPU (a stall that holds one CPU, such as kernel
+    /// code that cannot be preempted, shows on that CPU's thread), their
+    /// latencies in one histogram, and each wake-up at least `threshold`
+    /// nanoseconds late (the first `capacity` per thread, kept in arrays
+    /// reserved before the threads start): where and when the machine stalled.
     public static func measureRecordingStalls(duration: UInt64, period: UInt64 = 1_000_000, threshold: UInt64, capacity: Int = 4096,
                                               configuration: RealTimeThreadConfiguration = .init()) -> (latency: Histogram<UInt64>, stalls: [Stall])
     {
-        let result = Mutex((Histogram<UInt64>(highestTrackableValue: 10_000_000_000, numberOfSignificantValueDigits: .three), [Stall]()))
-        var reserved = [Stall]()
-        reserved.reserveCapacity(capacity)
-        let handed = Mutex(reserved)
-        let thread = RealTimeThread(configuration: configuration) { _ in
-            var local = Histogram<UInt64>(highestTrackableValue: 10_000_000_000, numberOfSignificantValueDigits: .three)
-            var stalls = handed.withLock { s in
-                defer { s = [] }
-                return s
+        let cpus = Int(wrt_online_cpus())
+        let results = Mutex([(Histogram<UInt64>, [Stall])]())
+        let start = wrt_monotonic_ns() + period
+        let threads = (0..<cpus).map { cpu in
+            var reserved = [Stall]()
+            reserved.reserveCapacity(capacity)
+            let handed = Mutex(reserved)
+            return RealTimeThread(configuration: .init(fifoPriority: configuration.fifoPriority, name: "\(configuration.name)-\(cpu)")) { _ in
+                _ = wrt_pin_current_thread(Int32(cpu))
+                var local = Histogram<UInt64>(highestTrackableValue: 10_000_000_000, numberOfSignificantValueDigits: .three)
+                var stalls = handed.withLock { s in
+                    defer { s = [] }
+                    return s
+                }
+                var deadline = start
+                while deadline < start + duration {
+                    _ = wrt_sleep_until_monotonic_ns(deadline)
+                    let late = wrt_monotonic_ns() &- deadline
+                    _ = local.record(late)
+                    if late >= threshold && stalls.count < capacity { stalls.append(Stall(deadline: deadline, lateness: late)) }
+                    deadline += period
+                }
+                results.withLock { $0.append((local, stalls)) }
             }
-            let start = wrt_monotonic_ns()
-            var deadline = start + period
-            while deadline <= start + duration {
-                _ = wrt_sleep_until_monotonic_ns(deadline)
-                let woke = wrt_monotonic_ns()
-                let late = woke &- deadline
-                _ = local.record(late)
-                if late >= threshold && stalls.count < capacity { stalls.append(Stall(deadline: deadline, lateness: late)) }
-                deadline += period
-            }
-            result.withLock { $0 = (local, stalls) }
         }
-        thread.join()
-        return result.withLock { (latency: $0.0, stalls: $0.1) }
+        for t in threads { t.join() }
+        return results.withLock { all in
+            var latency = Histogram<UInt64>(highestTrackableValue: 10_000_000_000, numberOfSignificantValueDigits: .three)
+            for (h, _) in all { latency.add(h) }
+            return (latency, all.flatMap(\.1).sorted { $0.deadline < $1.deadline })
+        }
     }
 }

@@ -4,7 +4,7 @@ import WaveRTExamples
 /// time (the system clock), each its own emulated machine, port and client as
 /// `wavert play` makes them, cycling through `examples`; `hogThreads` busy
 /// threads at normal priority beside them; and, for the whole measured window,
-/// a plain timer thread at the clients' priority measuring its own wake-up
+/// plain timer threads (one pinned to each CPU) at the clients' priority measuring their own wake-up
 /// latency (the baseline the notification latency is judged against).
 public struct LoadConfiguration: Sendable, Hashable {
     public let streams: Int
@@ -13,7 +13,7 @@ public struct LoadConfiguration: Sendable, Hashable {
     /// The measured window, after `warmupSeconds` of running.
     public let seconds: Double
     public let warmupSeconds: Double
-    /// The baseline thread's sleep period and SCHED_FIFO priority (the client's: 65).
+    /// The baseline threads' sleep period and SCHED_FIFO priority (the client's: 65).
     public let baselinePeriodNanoseconds: UInt64
     public let baselinePriority: Int32
 

@@ -18,12 +18,12 @@ public struct LoadReport: Sendable, Codable, Hashable {
     /// Glitches the sample-exact monitors found, over every stream; verifier findings and leaks, likewise.
     public var glitches: UInt64
     public var glitchesPerExample: [String: UInt64]
-    /// Glitches within a buffer's time after the baseline thread itself was
+    /// Glitches within a buffer's time after a baseline thread (one per CPU) was
     /// kept from running for at least ``hostStallNanoseconds``: the machine
     /// stalled every thread (on this VM, a non-preemptible kernel under load),
     /// and no client could have kept up. The rest are the emulator's.
     public var glitchesAfterHostStalls: UInt64
-    /// The baseline thread's wakes at least ``hostStallNanoseconds`` late, and the longest.
+    /// The baseline threads' wakes at least ``hostStallNanoseconds`` late, and the longest.
     public var hostStalls: Int
     public var longestHostStall: UInt64
     public static let hostStallNanoseconds: UInt64 = 2_000_000
@@ -37,7 +37,7 @@ public struct LoadReport: Sendable, Codable, Hashable {
     public var timerDriven: LatencySummary?
     /// Per example, the notification latency.
     public var perExample: [String: LatencySummary]
-    /// The timer thread's own wake-up lateness over the same window (hdrhistogram, 3 digits).
+    /// The timer threads' own wake-up lateness over the same window (hdrhistogram, 3 digits).
     public var baselineP50: UInt64
     public var baselineP99: UInt64
     public var baselineMax: UInt64

@@ -13,7 +13,7 @@ import WaveRTRunner
 public enum LoadRun {
     /// Opens every stream (each its own machine, port and client, as `wavert play`
     /// makes them, with a sink that discards), starts the hog, runs the warm-up,
-    /// then measures for the configured window while the baseline thread runs.
+    /// then measures for the configured window while the baseline threads (one per CPU) run.
     public static func run(_ configuration: LoadConfiguration) throws(LoadError) -> LoadReport {
         var streams: [Stream] = []
         defer { for s in streams { s.session.finish() } }  // on an error part-way

@@ -49,6 +49,11 @@ int wrt_futex_wait_until(uint32_t *word, uint32_t expected, uint64_t deadline);
 /// futex(word, FUTEX_WAKE, count): wakes up to `count` waiters.
 int wrt_futex_wake(uint32_t *word, int count);
 
+/// sched_setaffinity(0, ...) to the one CPU `cpu`: 0, or the errno.
+int wrt_pin_current_thread(int cpu);
+/// sysconf(_SC_NPROCESSORS_ONLN), at least 1.
+int wrt_online_cpus(void);
+
 /// ThreadSanitizer's happens-before annotations (`__tsan_acquire`,
 /// `__tsan_release`) on `address`; nothing in a build without TSan. Swift's
 /// `Synchronization.Mutex` locks with futexes inside the uninstrumented

@@ -116,9 +116,12 @@ public final class IoSpace: @unchecked Sendable {
 /// device decodes the whole range. ≤ DISPATCH_LEVEL.
 public func mmMapIoSpace(_ physicalAddress: PhysicalAddress, _ numberOfBytes: Int, _ cacheType: MemoryCachingType) -> UnsafeMutableRawPointer? {
     checkIrql(atMost: Irql.dispatchLevel, "MmMapIoSpace")
-    guard let machine = Machine.current, numberOfBytes > 0,
-          let (block, offset, _) = machine.bus.memoryBlock(at: physicalAddress),
-          numberOfBytes <= block.size - offset else { return nil }
+    guard let machine = Machine.current else { return nil }
+    guard numberOfBytes > 0, let (block, offset, _) = machine.bus.memoryBlock(at: physicalAddress),
+          numberOfBytes <= block.size - offset else {
+        Verifier.record(.mapIoSpaceOutsideDevice, "MmMapIoSpace", detail: physicalAddress.rawValue)
+        return nil
+    }
     return machine.ioSpace.map(block, blockOffset: offset, length: numberOfBytes)
 }
 

@@ -10,6 +10,9 @@ public enum VerifierRule: UInt16, CaseIterable, Sendable, Codable, BitwiseCopyab
     case unmapWithoutMap, freeWhileMapped, doubleFree, freeWhileDMARunning
     case leakedPages, leakedMapping, leakedPool, leakedEvent, leakedTimer, leakedDpc, leakedInterrupt
     case poolTagMismatch, badPoolFree, setStateTimeout, callOrder, unmappedRegister, deleteWhileArmed, bufferBeyondMdl
+    /// MmMapIoSpace of a range no device's register window holds whole (Windows would map whatever
+    /// is there; the emulator maps only devices' registers, so it returns NULL and says why).
+    case mapIoSpaceOutsideDevice
 
     /// The rule's name in reports (Driver Verifier style).
     public var description: String {
@@ -43,6 +46,7 @@ public enum VerifierRule: UInt16, CaseIterable, Sendable, Codable, BitwiseCopyab
         case .unmappedRegister: "UnmappedRegisterAccess"
         case .deleteWhileArmed: "TimerDeletedWhileArmed"
         case .bufferBeyondMdl: "BufferLargerThanMdl"
+        case .mapIoSpaceOutsideDevice: "MapIoSpaceOutsideDevice"
         }
     }
 }
@@ -159,6 +163,7 @@ public final class Verifier: @unchecked Sendable {
         case .poolTagMismatch: "freed with tag 0x\(String(r.detail, radix: 16)), not the tag it was allocated with"
         case .badPoolFree: "freed 0x\(String(r.detail, radix: 16)), which the pool did not allocate (passed to free())"
         case .unmappedRegister: "register access at 0x\(String(r.detail, radix: 16)), which no MmMapIoSpace mapping covers (read all ones)"
+        case .mapIoSpaceOutsideDevice: "PhysicalAddress 0x\(String(r.detail, radix: 16)) and NumberOfBytes: no device's register window holds the whole range; returned NULL"
         case .deleteWhileArmed: "deleted while armed without asking ExDeleteTimer to cancel"
         default: "detail 0x\(String(r.detail, radix: 16))"
         }

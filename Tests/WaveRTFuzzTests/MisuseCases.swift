@@ -59,20 +59,21 @@ enum MisuseCases {
             onMachine { let p = UnsafeMutableRawPointer.allocate(byteCount: 16, alignment: 16); mmUnmapIoSpace(p, 4096); p.deallocate() }
         },
         MisuseCase(name: "MmMapIoSpace of a range no device claims", trigger: "mmMapIoSpace(0xFEB0_0000, 0x1000, .nonCached) on a machine with no device there",
-                   expect: ["NULL"]) {
-            var result = "mapped"
-            _ = onMachine { result = mmMapIoSpace(0xFEB0_0000, 0x1000, .nonCached) == nil ? "MmMapIoSpace returned NULL" : "mapped" }
-            return result
+                   expect: ["MapIoSpaceOutsideDevice", "MmMapIoSpace", "0xfeb00000", "returned NULL"]) {
+            var mapped = false
+            let findings = onMachine { mapped = mmMapIoSpace(0xFEB0_0000, 0x1000, .nonCached) != nil }
+            return mapped ? "mapped" : findings
         },
         MisuseCase(name: "MmMapIoSpace longer than the BAR (length near Int.max)", trigger: "hda adapter; mmMapIoSpace(Adapter.hdaBAR, Int.max, .nonCached)",
-                   expect: ["NULL"]) {
+                   expect: ["MapIoSpaceOutsideDevice", "MmMapIoSpace", "returned NULL"]) {
             let machine = Machine(timebase: VirtualClock(start: 1_000_000))
             defer { machine.shutdown() }
             let adapter = try Adapter(kind: .hda, machine: machine)
             defer { adapter.shutdown() }
             guard case .memory(let base, _)? = machine.bus.all.first(where: { if case .memory = $0.window { true } else { false } })?.window
             else { return "no BAR" }
-            return machine.withCurrent { mmMapIoSpace(base, Int.max, .nonCached) == nil ? "MmMapIoSpace returned NULL" : "mapped" }
+            let mapped = machine.withCurrent { mmMapIoSpace(base, Int.max, .nonCached) != nil }
+            return mapped ? "mapped" : machine.verifier.violations.map(\.description).joined(separator: "; ")
         },
     ]
 

@@ -56,7 +56,7 @@ public enum LoadRun {
             perExample[s.example, default: []] += latencies
             if s.example == "sysvad" { timer += latencies } else { ioc += latencies }
         }
-        var glitches: UInt64 = 0, afterStalls: UInt64 = 0, verifier = 0, leaks = 0
+        var glitches: UInt64 = 0, afterStalls: UInt64 = 0, outside: UInt64 = 0, verifier = 0, leaks = 0
         var glitchesPerExample: [String: UInt64] = [:]
         var glitchEvents: [String] = []
         for s in streams {
@@ -67,12 +67,14 @@ public enum LoadRun {
             let buffer = UInt64(s.session.client.buffer.actualSize / s.session.setup.format.blockAlign) * 1_000_000_000
                 / UInt64(s.session.setup.format.sampleRate)
             for g in report.glitches {
-                let stalled = stalls.contains { $0.end >= g.time &- buffer && $0.deadline <= g.time }
-                if stalled { afterStalls += 1 }
+                // Only the measured window has a stall record to judge by (the warm-up and the wind-down do not).
+                let inWindow = g.time >= windowStart && g.time <= windowStart + wall
+                let stalled = inWindow && stalls.contains { $0.end >= g.time &- buffer && $0.deadline <= g.time }
+                if !inWindow { outside += 1 } else if stalled { afterStalls += 1 }
                 guard glitchEvents.count < 20 else { continue }
                 let at = Double(Int64(bitPattern: g.time &- windowStart)) / 1e9
                 glitchEvents.append("stream \(s.index) (\(s.example)): \(g.kind) of \(g.frames) frames at frame \(g.frame), \(at) s from the window's start"
-                    + (stalled ? " (after a host stall)" : ""))
+                    + (!inWindow ? " (outside the window)" : stalled ? " (after a host stall)" : ""))
             }
             verifier += report.verifier.count
             leaks += report.leaks.count
@@ -85,7 +87,7 @@ public enum LoadRun {
         return LoadReport(
             streams: configuration.streams,
             examples: Dictionary((0..<configuration.streams).map { (configuration.example(forStream: $0), 1) }, uniquingKeysWith: +),
-            hogThreads: configuration.hogThreads, seconds: Double(wall) / 1e9, glitches: glitches, glitchesPerExample: glitchesPerExample, glitchesAfterHostStalls: afterStalls,
+            hogThreads: configuration.hogThreads, seconds: Double(wall) / 1e9, glitches: glitches, glitchesPerExample: glitchesPerExample, glitchesAfterHostStalls: afterStalls, glitchesOutsideWindow: outside,
             hostStalls: stalls.count, longestHostStall: stalls.map(\.lateness).max() ?? 0, glitchEvents: glitchEvents, verifierFindings: verifier, leaks: leaks,
             iocDriven: iocSummary, timerDriven: LatencySummary(timer), perExample: perExample.compactMapValues(LatencySummary.init),
             baselineP50: UInt64(baseline.valueAtPercentile(50)), baselineP99: base, baselineMax: UInt64(baseline.max),

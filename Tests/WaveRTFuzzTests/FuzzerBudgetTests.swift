@@ -6,7 +6,7 @@ import WaveRTTestSupport
 /// Each fuzzer for a short fixed budget on a fixed seed, so CI keeps them
 /// alive (`wavert fuzz TARGET --seconds N` runs them for longer; Fuzz/README.md).
 /// A run must be clean and must have reached what it is there to exercise.
-@Suite struct FuzzerBudgetTests {
+@Suite(.apartFromRealTime) struct FuzzerBudgetTests {
     static func run(_ name: String, iterations: Int, seed: UInt64 = 20_261_122) throws -> FuzzReport {
         let iteration = try #require(FuzzTargets.named(name))
         let report = Fuzzer.run(target: name, seed: seed, iterations: iterations, seconds: nil, iteration: iteration)

@@ -6,7 +6,7 @@ import WaveRTTestSupport
 /// its diagnostic checked for the rule, argument or register it must name.
 /// `WAVERT_MISUSE_TABLE=PATH swift test --filter MisuseTests` writes the table
 /// from the diagnostics of that run.
-@Suite(.serialized) struct MisuseTests {
+@Suite(.serialized, .apartFromRealTime) struct MisuseTests {
     /// Mistakes made on the command line: the built `wavert`, its stderr.
     static let commandLine: [(name: String, args: [String], expect: [String])] = [
         ("Unknown example name", ["play", "--example", "nope", "--device", "null", "--duration", "0.01"], ["no example named 'nope'"]),

@@ -1,10 +1,11 @@
 import Testing
+import WaveRTTestSupport
 import WaveRTSoak
 
 /// `wavert soak --miniport LIB.so`: the C++ `hda` soaks clean through reopens,
 /// formats and late wakes; the buggy one's PASSIVE_LEVEL call from its DPC is a
 /// finding when it is soaked as known-buggy, and a failure (with its replay line) otherwise.
-@Suite struct CxxSoakTests {
+@Suite(.apartFromRealTime) struct CxxSoakTests {
     @Test func theCxxHDAMiniportSoaksClean() throws {
         let target = try SoakTarget.library(path: try CxxExamples.library("hda"))
         let report = Soak.run(target, seconds: 300, seed: 11)

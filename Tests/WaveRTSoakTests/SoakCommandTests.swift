@@ -1,8 +1,9 @@
 import Foundation
 import Testing
+import WaveRTTestSupport
 
 /// `wavert soak` as a user runs it: the built executable, its output and exit status.
-@Suite struct SoakCommandTests {
+@Suite(.apartFromRealTime) struct SoakCommandTests {
     /// The `wavert` built next to this test binary.
     static let wavert = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         .deletingLastPathComponent().appendingPathComponent("wavert").path

@@ -1,4 +1,5 @@
 import Testing
+import WaveRTTestSupport
 import WaveRTEngine
 import WaveRTExamples
 import WaveRTKernel
@@ -8,7 +9,7 @@ import WaveRTSoak
 /// `wavert soak` as the library call: the examples soak clean (and the soak
 /// did exercise what it claims), the buggy ones are reported, and a failure
 /// is caught and replayed exactly from its seed.
-@Suite struct SoakTests {
+@Suite(.apartFromRealTime) struct SoakTests {
     static func example(_ name: String) throws -> SoakTarget { .example(try #require(ExampleMiniport.named(name))) }
 
     /// Ten minutes of stream time for each correct example: no failure, and

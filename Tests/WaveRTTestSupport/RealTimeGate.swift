@@ -22,6 +22,13 @@ public struct RealTimeTrait: SuiteTrait, TestTrait, TestScoping {
 extension Trait where Self == RealTimeTrait {
     /// Runs alone among the process's real-time suites and tests.
     public static var realTime: Self { RealTimeTrait() }
+
+    /// Runs apart from the real-time suites, though on the virtual clock: a
+    /// suite that makes and tears down emulated machines by the thousand (each
+    /// maps and unmaps its physical memory), whose system calls a kernel built
+    /// without preemption does not interrupt for a SCHED_FIFO thread, so a
+    /// real-time test beside it would measure those stalls, not its code.
+    public static var apartFromRealTime: Self { RealTimeTrait() }
 }
 
 /// A first-come, first-served async gate: one holder at a time, waiters suspended (not blocking threads).

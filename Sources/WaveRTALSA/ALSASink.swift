@@ -166,8 +166,9 @@ public final class ALSASink: AudioSink, @unchecked Sendable {
             case .deviceBusy:
                 usleep(1_000)  // ALSA took nothing: try again shortly rather than spin
             case .retry(let at):
-                // A suspended card still waking: sleep to the writer's next snd_pcm_resume
-                // (at most 50 ms at a time, so a finish() is not kept waiting on a long interval).
+                // A suspended card still waking: sleep to the writer's next snd_pcm_resume, 50 ms at
+                // most at a time. The writer keeps asking until its policy runs out (5 s by default),
+                // so a finish() during a suspend waits up to that before the drain.
                 _ = wrt_sleep_until_monotonic_ns(min(at, wrt_monotonic_ns() + 50_000_000))
             case .finished:
                 return

@@ -26,9 +26,10 @@ import WaveRTEngine
 /// **Faults, counted, never hidden:** a capture overrun (-EPIPE: the reader was
 /// not scheduled in time, or the ring stayed full while a card kept
 /// recording) is recovered with `snd_pcm_prepare` and counted in ``xruns``; a
-/// suspend (-ESTRPIPE) is waited out with `snd_pcm_resume`, bounded by the
+/// suspend (-ESTRPIPE) is resumed with `snd_pcm_resume`, retried within the
 /// ``PCMRecoveryPolicy`` (never libasound's `snd_pcm_recover`, which waits on a
-/// card that does not wake for ever), then prepared, and counted in ``suspends``; a
+/// card that does not wake for ever) and prepared only when it cannot resume,
+/// and counted in ``suspends``; a
 /// device that is gone (-ENODEV, -EBADFD) stops the reader (``fatalError``); a
 /// DMA burst that finds the ring empty gets silence, whole frames of it,
 /// counted in ``silenceFrames``.

@@ -1,13 +1,14 @@
-/// How the ALSA writer waits for a suspended card (`-ESTRPIPE`): it asks
+/// How the ALSA writer (and the capture reader) wait for a suspended card (`-ESTRPIPE`): they ask
 /// `snd_pcm_resume` again every ``resumeRetryNanoseconds`` while the card says
 /// -EAGAIN, at most ``resumeAttempts`` times, then falls back to
 /// `snd_pcm_prepare` (the queue discarded, frames lost counted).
 ///
 /// Deliberate difference from `snd_pcm_recover(pcm, -ESTRPIPE, 1)`, which loops
 /// on -EAGAIN with `sleep(1)` for as long as the card says so: the wait here is
-/// bounded, and it is not a sleep inside the writer: the writer returns
+/// bounded. The writer does not sleep itself: it returns
 /// ``PCMWriter/Progress/retry(at:)`` and whoever steps it waits on its own
 /// clock (the sink's thread on the monotonic clock, a test on virtual time).
+/// The capture reader sleeps between tries in its own thread, which nothing waits on.
 public struct PCMRecoveryPolicy: Sendable, Hashable {
     /// Calls to `snd_pcm_resume` that may answer -EAGAIN before the writer prepares instead.
     public let resumeAttempts: Int

@@ -257,6 +257,9 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
         // A notification the last run raised after the client stopped waiting is not one of this run's packets.
         if let event { keClearEvent(event.event) }
         if !capture { preroll() }
+        // A new reckoning from STOP, published before the client's thread can read it (stop() left the epoch even).
+        let stopped = runClock.writerValue.epoch & ~1
+        runClock.write(RunClock(epoch: stopped, start: 0, completed: 0))
         running.store(true, ordering: .releasing)
         lastService = timebase.now
         scheduleNext(after: lastService)
@@ -267,8 +270,6 @@ public final class AudioEngineClient: TimedWork, @unchecked Sendable {
         let before = timebase.now
         let status = pin.setState(.run)
         runRequest = before...max(before, timebase.now)
-        // A new reckoning from STOP (stop() left the epoch even).
-        let stopped = runClock.writerValue.epoch & ~1
         runClock.write(RunClock(epoch: stopped &+ 1, start: before, completed: 0))
         guard status.isSuccess else {
             runClock.write(RunClock(epoch: stopped &+ 2, start: 0, completed: 0))

@@ -158,11 +158,11 @@ public final class DeviceTimebase: Timebase, @unchecked Sendable {
 
     /// The host-clock time at which the current mapping reaches stream time
     /// `time` (rounded up, so ``now`` reads at least `time` then, unless a
-    /// report changes the mapping in between). When the read gave up, the
-    /// host's present: the caller looks again at once rather than sleeping
+    /// report changes the mapping in between). When the read gave up,
+    /// ``Deadline/now``: the caller looks again at once rather than sleeping
     /// on a guess (a bounded retry, one scheduler round each).
     public func hostTime(for time: UInt64) -> UInt64 {
-        guard let mapping = snapshot() else { return host.now }
+        guard let mapping = snapshot() else { return Deadline.now }
         return host.hostTime(for: mapping.host(forStream: time))
     }
 

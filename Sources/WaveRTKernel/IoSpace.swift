@@ -113,11 +113,15 @@ public final class IoSpace: @unchecked Sendable {
 
 /// `MmMapIoSpace(PhysicalAddress, NumberOfBytes, CacheType)`: a system-space
 /// address for device registers (a BAR from the resource list). NULL when no
-/// device decodes the whole range. ≤ DISPATCH_LEVEL.
+/// device decodes the whole range, with the verifier finding
+/// MapIoSpaceOutsideDevice naming the address (a deliberate difference:
+/// Windows maps whatever physical range it is given; the emulator maps only
+/// devices' registers, so a wrong address is said rather than read as all
+/// ones). NULL without a finding for a length of 0 or less. ≤ DISPATCH_LEVEL.
 public func mmMapIoSpace(_ physicalAddress: PhysicalAddress, _ numberOfBytes: Int, _ cacheType: MemoryCachingType) -> UnsafeMutableRawPointer? {
     checkIrql(atMost: Irql.dispatchLevel, "MmMapIoSpace")
-    guard let machine = Machine.current else { return nil }
-    guard numberOfBytes > 0, let (block, offset, _) = machine.bus.memoryBlock(at: physicalAddress),
+    guard let machine = Machine.current, numberOfBytes > 0 else { return nil }
+    guard let (block, offset, _) = machine.bus.memoryBlock(at: physicalAddress),
           numberOfBytes <= block.size - offset else {
         Verifier.record(.mapIoSpaceOutsideDevice, "MmMapIoSpace", detail: physicalAddress.rawValue)
         return nil

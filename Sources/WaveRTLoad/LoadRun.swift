@@ -82,7 +82,7 @@ public enum LoadRun {
         streams = []
         let iocSummary = LatencySummary(ioc)
         let base = UInt64(baseline.valueAtPercentile(99))
-        let hogCores = Double(hog1 - hog0) / Double(wall)
+        let hogCores = Double(hog1 >= hog0 ? hog1 - hog0 : 0) / Double(wall)
         let processCores = Double(cpu1 - cpu0) / Double(wall)
         return LoadReport(
             streams: configuration.streams,

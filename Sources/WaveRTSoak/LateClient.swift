@@ -14,7 +14,6 @@ import WaveRTMemory
 /// very instant of the fetch is in time (the glitch monitor's tie rule). A
 /// glitch on a wake that was not late is the buffer not allowing the client
 /// to be on time: a finding.
-let trace = getenv("WAVERT_SOAK_TRACE") != nil
 final class LateClient: TimedWork, @unchecked Sendable {
     /// A glitch the device's timing says must be reported: the first frame the
     /// client had not written, and when the device fetched it (nil when a state
@@ -100,7 +99,6 @@ final class LateClient: TimedWork, @unchecked Sendable {
     }
 
     func service(now: UInt64) {
-        if trace { print("wake now=\(now) due=\(String(describing: due)) L=\(lateness) W=\(client.bytesTransferred) fetched(w-1)=\(dma.map { $0.dmaBytes($0.currentTiming(), at: now &- 1) } ?? 0) ev=\(String(describing: inner))") }
         guard let due else { return client.service(now: now) }
         let watermark = client.bytesTransferred
         let timeouts = client.eventTimeoutCount

@@ -145,7 +145,6 @@ final class SoakRun {
     private func act() {
         guard open != nil else { return openPin(choice: nil) }
         let r = rng.below(100)
-        if trace { print("step \(step) t=\(clock.now) phase=\(phase) r=\(r) \(open!.choice)") }
         if r < 3 { return reopen() }
         guard r < 30 else { return }
         switch phase {
@@ -457,7 +456,6 @@ final class SoakRun {
             }
         }
         let expected = device % size
-        if trace, let dma = o.dma { let t = dma.currentTiming(); print("pos \(state) now=\(clock.now) rep=\(reported) dev=\(device) start=\(t.startTime) sb=\(t.startBytes) run=\(t.running)") }
         // How far the reported position is behind the device's, in (-size/2, size/2].
         let behind = (expected &+ size &- reported % size) % size
         let signed = behind > size / 2 ? -Int64(size - behind) : Int64(behind)
@@ -479,7 +477,6 @@ final class SoakRun {
         open?.seenGlitches = monitor.glitchCount
         let expected = o.late.expected.dropFirst(o.comparedExpected)
         for g in monitor.glitches where g.time >= o.windowStart && !expected.contains(where: { matches($0, g) }) {
-            if trace { print("expected: \(o.late.expected.filter { $0.frame < 2000 }) cmp=\(o.comparedExpected) ws=\(o.windowStart) all reported: \(monitor.glitches.suffix(5))") }
             fail(.glitch, "the monitor reported \(g), which no late wake explains (\(o.choice))")
         }
     }

@@ -75,6 +75,13 @@ final class ScriptedCaptureDevice: PCMCaptureDevice, @unchecked Sendable {
         return a.count == b.count ? nil : min(a.count, b.count)
     }
 
+    /// Waits (at most 10 s) until the reader has read `frames`; fails if it stopped or never got there.
+    static func waitForFrames(_ source: ALSASource, _ frames: UInt64) throws {
+        let deadline = MonotonicTimebase.shared.now + 10_000_000_000
+        while source.framesRead < frames && source.fatalError == nil && MonotonicTimebase.shared.now < deadline { usleep(200) }
+        try #require(source.fatalError == nil && source.framesRead >= frames, "read \(source.framesRead) of \(frames) frames; fatal \(String(describing: source.fatalError))")
+    }
+
     /// Pulls `total` bytes in bursts of the given sizes, in turn.
     static func pull(_ source: ALSASource, total: Int, bursts: [Int]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: total)
@@ -135,7 +142,7 @@ final class ScriptedCaptureDevice: PCMCaptureDevice, @unchecked Sendable {
         let source = ALSASource(device: device, format: format)
         try source.prepare(format: format)
         defer { source.finish() }
-        while source.framesRead < 4 * 256 { usleep(200) }
+        try Self.waitForFrames(source, 4 * 256)
         #expect(source.xruns == 1)
         #expect(device.recoveries.load(ordering: .relaxed) == 1)
         #expect(source.fatalError == nil)
@@ -158,7 +165,7 @@ final class ScriptedCaptureDevice: PCMCaptureDevice, @unchecked Sendable {
         let started = MonotonicTimebase.shared.now
         try source.prepare(format: format)
         defer { source.finish() }
-        while source.framesRead < 4 * 256 { usleep(200) }
+        try Self.waitForFrames(source, 4 * 256)
         #expect(source.suspends == 1 && source.xruns == 0 && source.fatalError == nil)
         #expect(device.resumes.load(ordering: .relaxed) == min(again + 1, 5))
         #expect(device.recoveries.load(ordering: .relaxed) == prepares)

@@ -37,6 +37,7 @@ import WaveRTTestSupport
         // What the late wake found: frames fetched before it. A lapped client would glitch on every lap after.
         // The device ran 141 ms by the late wake (27,072 frames); the client then writes a buffer ahead
         // of it, so no frame from a buffer past that point on may be a glitch. A lapped client would glitch to the end.
+        #expect(lateWake == 151_000_000)  // 100 + 35 + 10 + 6 ms: 141 ms of RUN
         let caughtUp: UInt64 = 141 * 192 + 3840
         let late = report.glitches.filter { $0.frame + $0.frames > caughtUp }
         #expect(late.isEmpty, "glitches past frame \(caughtUp): \(late.prefix(3)) (all: \(report.glitches.prefix(3)))")

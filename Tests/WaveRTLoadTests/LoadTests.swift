@@ -30,14 +30,14 @@ struct LoadTests {
         // was held off the processor for 2 ms or more is the machine's (no client keeps up through it).
         #expect(report.unexplainedGlitches == 0, "\(report.glitchEvents.joined(separator: "; "))")
         #expect(report.verifierFindings == 0 && report.leaks == 0)
-        #expect(report.examples == ["hda": 16, "isa": 16, "simple": 16, "sysvad": 16])
         // The hog really ran beside the streams.
         #expect(report.hogRounds.count == 2 && report.hogRounds.allSatisfy { $0 > 0 }, "\(report.hogRounds)")
         // Every notification of the window was measured: hda and simple wake every 5 ms, isa every 20 ms.
         let expected = Double(16 * 200 + 16 * 200 + 16 * 50) * report.seconds
         let measured = try #require(report.iocDriven)
         #expect(Double(measured.count) >= 0.95 * expected, "\(measured.count) wakes measured of \(Int(expected)) due")
-        #expect(report.baselineSamples >= UInt64(0.95 * report.seconds * 1000))
+        // One timer thread per CPU, a wake each millisecond.
+        #expect(report.baselineSamples >= UInt64(0.95 * report.seconds * 1000) * UInt64(ProcessInfo.processInfo.activeProcessorCount))
         // The IOC→wake path has two hops (the processor thread woken at the IOC, then the client
         // woken by KeSetEvent), the baseline one: 2× is the goal the benchmark measures
         // (Benchmarks/LoadBenchmarks); the test's bound of 3× catches a path that is systematically

@@ -213,15 +213,15 @@ extension RealTime.RecorderTests {
         }
         var options = Self.options(example, format: format, device: ALSATestEnvironment.infile(infile), output: output, duration: 0.8)
         options.pcmBoundary = { VanishingCapture($0, reads: 10) }
-        let started = MonotonicTimebase.shared.now
         let report = try Recorder.record(options)
-        #expect(MonotonicTimebase.shared.now - started < 700_000_000, "the run ended when the device went, not at its duration")
+        #expect(report.framesRecorded < 38_400, "the run ended when the device went, not at its duration (\(report.framesRecorded) frames)")
         let error = try #require(report.deviceError)
         #expect(error.contains("failed while recording") && error.contains("No such device") && report.deviceErrno == ENODEV, "\(error)")
         let wav = try WAVFile(path: output)
         #expect(wav.headerFrames == wav.frames && UInt64(wav.frames) == report.framesRecorded)
         // What the device gave before it vanished is in the WAV, sample for sample (all but what the cyclic
-        // buffer still held when the stream stopped), and nothing after it.
+        // buffer still held when the stream stopped), then at most a buffer of silence (recorded while the
+        // run noticed the ring had run dry).
         #expect(report.framesRead > 0 && UInt64(wav.frames) + UInt64(report.cyclicBufferFrames) >= report.framesRead && UInt64(wav.frames) <= report.framesRead + UInt64(report.cyclicBufferFrames),
                 "\(wav.frames) frames in the WAV, \(report.framesRead) read from the device")
         let compared = min(wav.frames, Int(report.framesRead)) * format.blockAlign

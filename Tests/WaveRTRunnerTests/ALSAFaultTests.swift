@@ -93,9 +93,11 @@ extension RealTime {
             #expect(run.calls.resumes.count == 4)
             #expect(run.calls.prepares == 0)
             #expect(r.framesDiscardedByDevice == 0)
-            // Each retry waited the policy's interval (sleeping, not spinning); never early.
+            // Each retry waited the policy's interval (sleeping, not spinning). The interval runs from the
+            // writer's step time, read just before the call this records: a thread preempted between
+            // the two makes the recorded gap that much shorter, so 2 ms of the 20 are allowed for it.
             let gaps = zip(run.calls.resumes.dropFirst(), run.calls.resumes).map { $0 - $1 }
-            #expect(gaps.allSatisfy { $0 >= Self.policy.resumeRetryNanoseconds }, "gaps \(gaps) ns")
+            #expect(gaps.allSatisfy { $0 + 2_000_000 >= Self.policy.resumeRetryNanoseconds }, "gaps \(gaps) ns")
             // The ~60 ms of backlog built meanwhile beyond the writer's target was shed and counted.
             #expect(r.framesReceived == 48_000)
             Self.expectAccounted(run, limit: 48_000)

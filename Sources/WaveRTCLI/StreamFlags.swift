@@ -84,8 +84,9 @@ struct StreamFlags: ParsableArguments {
         return setup
     }
 
+    /// `--format RATE:BITS:CHANNELS` (BITS 16, 24, 32 or 32f), for every subcommand that takes it.
     static func parseFormat(_ text: String) throws -> StreamFormat {
-        let parts = text.split(separator: ":")
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count == 3, let rate = Int(parts[0]), let channels = Int(parts[2]) else {
             throw ValidationError("--format RATE:BITS:CHANNELS, e.g. 48000:16:2; got '\(text)'")
         }

@@ -138,7 +138,7 @@ struct TimingCommand: ParsableCommand {
         guard duration > 0, duration.isFinite, duration <= 10 * 365 * 86_400 else {
             throw ValidationError("--duration must be a positive number of seconds (at most ten years); got \(duration)")
         }
-        let streamFormat = try format.map(Self.parseFormat) ?? ex.format
+        let streamFormat = try format.map(StreamFlags.parseFormat) ?? ex.format
         let count = notifications ?? ex.notificationCount
         let frames = bufferFrames
             ?? StreamSetup.frames(milliseconds: Double(bufferMs ?? ex.bufferMilliseconds), rate: streamFormat.sampleRate, notificationCount: count)
@@ -172,20 +172,6 @@ struct TimingCommand: ParsableCommand {
         setup.timerResolution = resolution
         let scenario = TimingScenario(steps: TimingScenario.standardSteps(seconds: duration), clock: clock)
         return Plan(example: ex, setup: setup, scenario: scenario, memory: memory, trace: trace)
-    }
-
-    static func parseFormat(_ text: String) throws -> StreamFormat {
-        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count == 3, let rate = Int(parts[0]), let channels = Int(parts[2]) else {
-            throw ValidationError("--format RATE:BITS:CHANNELS, e.g. 48000:16:2; got '\(text)'")
-        }
-        let float = parts[1].hasSuffix("f")
-        guard let bits = Int(parts[1].dropLast(float ? 1 : 0)) else {
-            throw ValidationError("bad BITS in --format '\(text)'; use 16, 24, 32 or 32f")
-        }
-        do { return try StreamFormat(sampleRate: rate, bitsPerSample: bits, channels: channels, float: float) } catch {
-            throw ValidationError("--format '\(text)': \(error)")
-        }
     }
 }
 

@@ -189,14 +189,8 @@ public enum Player {
         pcm.close()
         let wall = Double(wrt_monotonic_ns() - start) / 1e9
         let crash = options.miniport.crashReport()
-        var traceFile: String?
-        if let trace, let path = options.trace?.path {
-            do {
-                try ChromeTrace.write(trace, to: path, metadata: RunTrace.metadata(command: "play", miniport: options.miniport.name,
-                                                                                     setup: options.setup, clock: clock.rawValue))
-                traceFile = path
-            } catch { note("wavert: \(error)") }
-        }
+        let traceFile = RunTrace.write(trace, options: options.trace, command: "play", miniport: options.miniport.name,
+                                       setup: options.setup, clock: clock.rawValue, note: note)
         // A device that failed mid-play ends the run, not the report: the stream was
         // stepped down and the WAV finished above; the caller exits non-zero on it.
         let deviceError = sink.fatalError.map { PlayError.writer(device: deviceName, errno: $0).description }

@@ -158,14 +158,8 @@ public enum Recorder {
         recorder.finish()
         let wall = Double(wrt_monotonic_ns() - start) / 1e9
         let crash = options.miniport.crashReport()
-        var traceFile: String?
-        if let trace, let path = options.trace?.path {
-            do {
-                try ChromeTrace.write(trace, to: path, metadata: RunTrace.metadata(command: "record", miniport: options.miniport.name,
-                                                                                     setup: setup, clock: clock.rawValue))
-                traceFile = path
-            } catch { note("wavert: \(error)") }
-        }
+        let traceFile = RunTrace.write(trace, options: options.trace, command: "record", miniport: options.miniport.name,
+                                       setup: setup, clock: clock.rawValue, note: note)
         // A device that failed ends the run like a stop: the WAV holds what came before, the report says why.
         let deviceError = microphone.fatalError.map { RecordError.reader(device: deviceName, errno: $0).description }
         if let deviceError { note("wavert: \(deviceError); the stream was stopped after \(recorder.framesWritten) frames recorded") }

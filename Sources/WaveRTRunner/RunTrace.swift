@@ -27,4 +27,18 @@ public enum RunTrace {
          ("format", setup.format.description), ("bufferFrames", "\(setup.bufferFrames)"),
          ("notifications", "\(setup.notificationCount)"), ("clock", clock), ("timerResolution", setup.timerResolution.rawValue)]
     }
+
+    /// Writes a play or record run's trace where `options` says, if it was traced: the path
+    /// written, or nil (a write that fails is said through `note` and does not fail the run).
+    static func write(_ trace: TraceRecorder?, options: TraceOptions?, command: String, miniport: String, setup: StreamSetup,
+                      clock: String, note: (String) -> Void) -> String? {
+        guard let trace, let path = options?.path else { return nil }
+        do {
+            try ChromeTrace.write(trace, to: path, metadata: metadata(command: command, miniport: miniport, setup: setup, clock: clock))
+            return path
+        } catch {
+            note("wavert: \(error)")
+            return nil
+        }
+    }
 }

@@ -154,9 +154,9 @@ final class ScriptedCaptureDevice: PCMCaptureDevice, @unchecked Sendable {
     /// A suspend: snd_pcm_resume answers -EAGAIN three times, then the card runs
     /// again; the reader waited between tries, counted the suspend, and the stream
     /// goes on where it was. A card that never wakes is prepared after the policy's tries.
-    @Test(arguments: [(3, 0), (1_000, 1)])
-    func aSuspendIsWaitedOutWithinThePolicy(again: Int, prepares: Int) throws {
-        let format = StreamFormat.cd48k
+    /// In CD format and in 96 kHz 24-bit 6-channel (18-byte frames, which no read or burst size divides).
+    @Test(arguments: [(3, 0, StreamFormat.cd48k), (1_000, 1, try! StreamFormat(sampleRate: 96_000, channels: 6, sampleFormat: .int24))])
+    func aSuspendIsWaitedOutWithinThePolicy(again: Int, prepares: Int, format: StreamFormat) throws {
         let device = ScriptedCaptureDevice(frameBytes: format.blockAlign)
         device.suspendAt = [3]
         device.resumeAgainCount = again
@@ -170,8 +170,9 @@ final class ScriptedCaptureDevice: PCMCaptureDevice, @unchecked Sendable {
         #expect(device.resumes.load(ordering: .relaxed) == min(again + 1, 5))
         #expect(device.recoveries.load(ordering: .relaxed) == prepares)
         #expect(MonotonicTimebase.shared.now - started >= UInt64(min(again, 4)) * 2_000_000, "the reader waited between resumes")
-        let got = Self.pull(source, total: 4_000, bursts: [96])
-        #expect(Self.firstDifference(got, (0..<4_000).map(ScriptedCaptureDevice.byte)) == nil)
+        let total = 1_000 * format.blockAlign
+        let got = Self.pull(source, total: total, bursts: [96])
+        #expect(Self.firstDifference(got, (0..<total).map(ScriptedCaptureDevice.byte)) == nil)
     }
 
     @Test func aFormatOtherThanTheOneOpenedIsRefused() throws {
